@@ -11,6 +11,8 @@ export default tseslint.config(
       '@typescript-eslint/ban-ts-comment': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-empty': ['error', { allowEmptyCatch: false }],
+      // Handlers set up before a node registers read its registration later; that is not a const.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
     },
   },
 );

@@ -30,6 +30,10 @@ const STATUS: Record<ErrorCode, number> = {
   internal: 500,
 };
 
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(STATUS, code);
+}
+
 export interface ErrorBody {
   code: string;
   message: string;

@@ -47,7 +47,7 @@ export const configSchema = z
     auth: z
       .object({
         /** Server API keys: act for any uid. None by default outside the all-in-one config. */
-        apiKeys: z.array(z.string().min(16, 'an API key needs at least 16 characters')).default([]),
+        apiKeys: z.array(z.string().min(12, 'an API key needs at least 12 characters')).default([]),
         /** Shared secret between courier nodes for internal calls (worker → business, business → dispatcher). */
         internalKey: z.string().default(''),
         jwt: z

@@ -1,0 +1,32 @@
+// Business: the public HTTP API; applies the chat rules, stores each message, then calls a dispatcher.
+import { hostname } from 'node:os';
+import { JwtTokens } from '../../internal/auth/tokens.js';
+import { startBusiness } from '../../internal/business/business-node.js';
+import { createLogger } from '../../internal/log/logger.js';
+import { Backends } from '../../internal/node/backends.js';
+import { Lifecycle, nodeId } from '../../internal/node/lifecycle.js';
+import { exitOnStartFailure, loadConfigOrExit, requireInternalKey } from '../../internal/node/main.js';
+
+const config = loadConfigOrExit();
+const id = nodeId(config.node.id, 'business', hostname());
+const logger = createLogger(config.log, { role: 'business', node: id });
+const backends = new Backends(config, logger);
+try {
+  backends.check('business');
+  const internalKey = requireInternalKey(config);
+  const tokens = await JwtTokens.create(config.auth.jwt);
+  const business = await startBusiness(
+    { id, business: config.business, apiKeys: config.auth.apiKeys, internalKey },
+    {
+      store: await backends.store(),
+      sequencer: await backends.sequencer(),
+      discovery: backends.discovery(),
+      tokens,
+      logger,
+    },
+  );
+  new Lifecycle([business], backends, logger, config.shutdown.graceSeconds * 1000).handleSignals();
+} catch (err) {
+  await backends.close();
+  exitOnStartFailure(err);
+}

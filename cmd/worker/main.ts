@@ -1,0 +1,32 @@
+// Worker: holds client WebSockets, receives pushes from dispatchers over gRPC, relays `send` to business.
+import { hostname } from 'node:os';
+import { JwtTokens } from '../../internal/auth/tokens.js';
+import { createLogger } from '../../internal/log/logger.js';
+import { Backends } from '../../internal/node/backends.js';
+import { Lifecycle, nodeId } from '../../internal/node/lifecycle.js';
+import { exitOnStartFailure, loadConfigOrExit, requireInternalKey } from '../../internal/node/main.js';
+import { startWorker } from '../../internal/worker/worker-node.js';
+
+const config = loadConfigOrExit();
+const id = nodeId(config.node.id, 'worker', hostname());
+const logger = createLogger(config.log, { role: 'worker', node: id });
+const backends = new Backends(config, logger);
+try {
+  backends.check('worker');
+  const internalKey = requireInternalKey(config);
+  const tokens = await JwtTokens.create(config.auth.jwt);
+  const worker = await startWorker(
+    {
+      id,
+      worker: config.worker,
+      registryTtlSeconds: config.registry.ttlSeconds,
+      internalKey,
+      uplinkTimeoutMs: config.business.dispatchTimeoutMs,
+    },
+    { registry: backends.registry(), discovery: backends.discovery(), verifier: tokens, logger },
+  );
+  new Lifecycle([worker], backends, logger, config.shutdown.graceSeconds * 1000).handleSignals();
+} catch (err) {
+  await backends.close();
+  exitOnStartFailure(err);
+}

@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { CourierError } from '../errors.js';
+import { MESSAGE_TYPES, UID_PATTERN, type Json, type MessageType } from '../protocol/message.js';
+
+// Validation of message input, shared by POST /v1/messages, the batch endpoint and WebSocket `send` frames
+// (the worker forwards those here). Errors name the offending field as a path: `to`, `content.productId`.
+
+const uid = z.string().regex(UID_PATTERN, 'must be 1–64 characters of A-Z a-z 0-9 _ . @ -');
+const conversationId = z.string().min(1).max(191);
+const url = z
+  .string()
+  .max(2048)
+  .refine((v) => /^https?:\/\//i.test(v), 'must be an http(s) URL');
+const json: z.ZodType<Json> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(json), z.record(json)]),
+);
+
+const contentByType: Record<MessageType, z.ZodType<Json>> = {
+  text: z.string().min(1, 'must not be empty'),
+  image: z
+    .object({
+      url,
+      width: z.number().int().positive(),
+      height: z.number().int().positive(),
+      thumbnail: url.optional(),
+    })
+    .strict(),
+  product: z
+    .object({
+      productId: z.string().min(1).max(128),
+      title: z.string().min(1).max(512),
+      price: z.union([
+        z.number().nonnegative(),
+        z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal amount'),
+      ]),
+      url,
+      image: url,
+      currency: z
+        .string()
+        .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code')
+        .optional(),
+    })
+    .strict(),
+  order: z
+    .object({
+      orderId: z.string().min(1).max(128),
+      status: z.string().min(1).max(64),
+      amount: z.union([
+        z.number().nonnegative(),
+        z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal amount'),
+      ]),
+      currency: z
+        .string()
+        .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code')
+        .optional(),
+    })
+    .strict(),
+  custom: z.union([z.string(), z.record(json)]),
+};
+
+const target = {
+  to: uid.optional(),
+  merchant: uid.optional(),
+  conversation: conversationId.optional(),
+};
+
+/** The body of POST /v1/messages (and each element of a batch). */
+export const sendRequestSchema = z
+  .object({
+    from: uid.optional(),
+    ...target,
+    type: z.enum(MESSAGE_TYPES),
+    content: json,
+    clientMsgId: z.string().min(1).max(128).optional(),
+  })
+  .strict();
+
+/** The `message` of a WebSocket `send` frame: the same fields without `from` and `clientMsgId`. */
+export const outgoingMessageSchema = z
+  .object({ ...target, type: z.enum(MESSAGE_TYPES), content: json })
+  .strict();
+
+export type SendRequest = z.infer<typeof sendRequestSchema>;
+
+export type Target =
+  { kind: 'to'; uid: string } | { kind: 'merchant'; merchant: string } | { kind: 'conversation'; id: string };
+
+/** zod error → CourierError naming the first offending field. */
+export function fromZodError(error: z.ZodError, prefix: string[] = []): CourierError {
+  const issue = error.issues[0];
+  if (!issue) return new CourierError('invalid_request', 'invalid request');
+  let path = [...prefix, ...issue.path].map(String);
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    path = [...path, issue.keys[0] ?? ''];
+    message = 'unknown field';
+  } else if (issue.code === 'invalid_union') {
+    message = 'has the wrong type';
+  }
+  const field = path.join('.') || undefined;
+  return new CourierError('invalid_request', field ? `${field}: ${message}` : message, field);
+}
+
+export function parseOrThrow<T>(
+  schema: z.ZodType<T, z.ZodTypeDef, unknown>,
+  value: unknown,
+  prefix: string[] = [],
+): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw fromZodError(result.error, prefix);
+  return result.data;
+}
+
+/** Exactly one of `to`, `merchant`, `conversation`. */
+export function targetOf(req: {
+  to?: string | undefined;
+  merchant?: string | undefined;
+  conversation?: string | undefined;
+}): Target {
+  const given = (['to', 'merchant', 'conversation'] as const).filter((k) => req[k] !== undefined);
+  if (given.length !== 1) {
+    throw new CourierError(
+      'invalid_request',
+      given.length === 0
+        ? 'one target is required: to, merchant or conversation'
+        : `only one target may be given, not ${given.join(' and ')}`,
+      given[1] ?? 'to',
+    );
+  }
+  if (req.to !== undefined) return { kind: 'to', uid: req.to };
+  if (req.merchant !== undefined) return { kind: 'merchant', merchant: req.merchant };
+  return { kind: 'conversation', id: req.conversation as string };
+}
+
+/** Checks the content against its type's shape and the size limit; returns the content to store. */
+export function validateContent(type: MessageType, content: Json, maxBytes: number): Json {
+  const size = Buffer.byteLength(JSON.stringify(content));
+  if (size > maxBytes) {
+    throw new CourierError(
+      'too_large',
+      `content is ${size} bytes, more than the ${maxBytes} allowed`,
+      'content',
+    );
+  }
+  return parseOrThrow(contentByType[type], content, ['content']);
+}

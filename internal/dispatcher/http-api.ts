@@ -1,0 +1,52 @@
+import type { Express } from 'express';
+import { z } from 'zod';
+import { fromZodError } from '../business/validate.js';
+import { CourierError } from '../errors.js';
+import { route } from '../http/app.js';
+import type { InternalAuth } from '../http/internal-auth.js';
+import type { Dispatch, DispatchItem } from './dispatch.js';
+
+// Business nodes are trusted, but a malformed body from a version mismatch must be refused clearly, not
+// half-dispatched; so the shape is checked, while message contents (validated by business) are not.
+const uids = z.array(z.string()).max(10_000);
+const itemSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('message'),
+    message: z.object({ id: z.string() }).passthrough(),
+    uids,
+    exclude: z.string().optional(),
+  }),
+  z.object({
+    kind: z.literal('event'),
+    frame: z.object({ type: z.string() }).passthrough(),
+    uids,
+    exclude: z.string().optional(),
+  }),
+  z.object({
+    kind: z.literal('close'),
+    uids,
+    conns: z.array(z.string()).optional(),
+    code: z.number().int(),
+    reason: z.string(),
+  }),
+]);
+const bodySchema = z.object({ items: z.array(itemSchema).max(10_000) });
+
+export function mountDispatchApi(
+  app: Express,
+  dispatch: Dispatch,
+  auth: InternalAuth,
+  isDraining: () => boolean,
+): void {
+  app.post(
+    '/internal/v1/dispatch',
+    auth.middleware,
+    route(async (req, res) => {
+      if (isDraining()) throw new CourierError('unavailable', 'dispatcher is draining');
+      const parsed = bodySchema.safeParse(req.body);
+      if (!parsed.success) throw fromZodError(parsed.error);
+      const results = await dispatch.dispatch(parsed.data.items as DispatchItem[]);
+      res.json({ results });
+    }),
+  );
+}

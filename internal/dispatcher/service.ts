@@ -1,0 +1,148 @@
+import type { Discovery, WorkerNode } from '../discovery/discovery.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { ServerFrame } from '../protocol/frames.js';
+import type { ConnectionRef, Registry } from '../registry/registry.js';
+import type { PushItem } from '../rpc/push.js';
+import type { Dispatch, DispatchItem, DispatchResult } from './dispatch.js';
+import { WorkerLink } from './worker-link.js';
+
+export interface DispatchServiceOptions {
+  pushTimeoutMs: number; // wait this long for a worker's answer to a batch
+}
+
+interface Route {
+  itemIndex: number;
+  worker: string;
+  push: PushItem;
+}
+
+/**
+ * Routes items to the workers that hold their receivers' connections. One registry lookup per call (the
+ * HTTP layer already groups concurrent requests), then one push per (item, worker) over each worker's stream.
+ */
+export class DispatchService implements Dispatch {
+  private readonly links = new Map<string, WorkerLink>();
+  private workers = new Map<string, WorkerNode>();
+  private stopWatching: (() => void) | undefined;
+
+  constructor(
+    private readonly options: DispatchServiceOptions,
+    private readonly registry: Registry,
+    private readonly discovery: Discovery,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.stopWatching = await this.discovery.watch('worker', (nodes) => this.onWorkers(nodes));
+  }
+
+  get workerCount(): number {
+    return this.workers.size;
+  }
+
+  async dispatch(items: DispatchItem[]): Promise<DispatchResult[]> {
+    const uids = [...new Set(items.flatMap((item) => item.uids))];
+    const conns = uids.length > 0 ? await this.registry.lookup(uids) : new Map();
+    const routes: Route[] = [];
+    items.forEach((item, itemIndex) => {
+      const frame = item.kind === 'close' ? '' : JSON.stringify(frameOf(item));
+      const id = item.kind === 'message' ? item.message.id : '';
+      for (const uid of item.uids) {
+        const byWorker = new Map<string, string[]>();
+        for (const [connId, info] of conns.get(uid) ?? []) {
+          if (item.kind !== 'close' && connId === item.exclude) continue;
+          if (item.kind === 'close' && item.conns && !item.conns.includes(connId)) continue;
+          let list = byWorker.get(info.worker);
+          if (!list) byWorker.set(info.worker, (list = []));
+          list.push(connId);
+        }
+        for (const [worker, connIds] of byWorker) {
+          const push: PushItem = { id, uid, conns: connIds, frame, ack: item.kind === 'message' };
+          if (item.kind === 'close') push.close = { code: item.code, reason: item.reason };
+          routes.push({ itemIndex, worker, push });
+        }
+      }
+    });
+    const results = items.map(() => ({ delivered: 0 }));
+    const stale: ConnectionRef[] = [];
+    await Promise.all(
+      routes.map(async (route) => {
+        const outcome = await this.pushWithRetry(route);
+        if (outcome === 'dead') {
+          for (const connId of route.push.conns) stale.push({ uid: route.push.uid, connId });
+          return;
+        }
+        if (!outcome) return;
+        (results[route.itemIndex] as DispatchResult).delivered += outcome.delivered;
+        for (const connId of outcome.missing) stale.push({ uid: route.push.uid, connId });
+      }),
+    );
+    if (stale.length > 0) {
+      // Lazy cleanup: fields that point at a dead worker or a closed connection are dropped when met.
+      this.registry
+        .remove(stale)
+        .catch((err: unknown) => this.logger.warn({ err: errorMessage(err) }, 'registry cleanup failed'));
+    }
+    return results;
+  }
+
+  /**
+   * Strategies so a message reaches its worker: push over the live stream; on failure re-resolve the worker in
+   * discovery and retry once on a fresh stream; a worker no longer in discovery is dead and its fields stale.
+   */
+  private async pushWithRetry(
+    route: Route,
+  ): Promise<{ delivered: number; missing: string[] } | 'dead' | undefined> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const link = await this.linkFor(route.worker, attempt > 0);
+      if (!link) return 'dead';
+      try {
+        return await link.push(route.push);
+      } catch (err) {
+        this.logger.warn({ worker: route.worker, attempt, err: errorMessage(err) }, 'push to worker failed');
+        if (attempt === 0) this.dropLink(route.worker, link);
+      }
+    }
+    return undefined;
+  }
+
+  private async linkFor(workerId: string, reresolve: boolean): Promise<WorkerLink | undefined> {
+    if (reresolve || !this.workers.has(workerId)) {
+      // The watch may lag behind a worker that registered a moment ago: ask discovery before calling it dead.
+      const fresh = await this.discovery.list('worker').catch(() => undefined);
+      if (fresh) this.onWorkers(fresh);
+    }
+    const node = this.workers.get(workerId);
+    if (!node) return undefined;
+    let link = this.links.get(workerId);
+    if (!link || link.node.grpc !== node.grpc) {
+      link?.close();
+      link = new WorkerLink(node, this.options.pushTimeoutMs, this.logger);
+      this.links.set(workerId, link);
+    }
+    return link;
+  }
+
+  private dropLink(workerId: string, link: WorkerLink): void {
+    if (this.links.get(workerId) === link) this.links.delete(workerId);
+    link.close();
+  }
+
+  private onWorkers(nodes: WorkerNode[]): void {
+    this.workers = new Map(nodes.map((n) => [n.id, n]));
+    for (const [id, link] of this.links) {
+      const node = this.workers.get(id);
+      if (!node || node.grpc !== link.node.grpc) this.dropLink(id, link);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stopWatching?.();
+    for (const [id, link] of this.links) this.dropLink(id, link);
+  }
+}
+
+function frameOf(item: Exclude<DispatchItem, { kind: 'close' }>): ServerFrame {
+  return item.kind === 'message' ? { type: 'message', message: item.message } : item.frame;
+}

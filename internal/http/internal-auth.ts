@@ -1,0 +1,21 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { CourierError } from '../errors.js';
+
+/** Guards the /internal/ endpoints with the cluster's shared key (auth.internalKey). */
+export class InternalAuth {
+  private readonly digest: Buffer;
+
+  constructor(readonly key: string) {
+    this.digest = createHash('sha256').update(key).digest();
+  }
+
+  readonly middleware: RequestHandler = (req, _res, next) => {
+    const header = req.get('authorization') ?? '';
+    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+    const ok = given.length > 0 && timingSafeEqual(createHash('sha256').update(given).digest(), this.digest);
+    next(
+      ok ? undefined : new CourierError('unauthorized', 'internal endpoint: missing or wrong internal key'),
+    );
+  };
+}

@@ -1,0 +1,57 @@
+import type { Discovery, NodeOf } from '../discovery/discovery.js';
+import { CourierError, errorMessage } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { InternalCallError, postJson } from './internal-client.js';
+
+type HttpRole = 'dispatcher' | 'business';
+
+/**
+ * The live nodes of one role that this node calls over HTTP: calls rotate round-robin and fail over to the
+ * next node on a network error, timeout or 5xx; a 4xx is the caller's fault and is not retried elsewhere.
+ */
+export class NodePool<R extends HttpRole> {
+  private nodes: NodeOf<R>[] = [];
+  private turn = 0;
+  private stopWatching: (() => void) | undefined;
+
+  constructor(
+    private readonly role: R,
+    private readonly options: { key: string; timeoutMs: number },
+    private readonly discovery: Discovery,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.stopWatching = await this.discovery.watch(this.role, (nodes) => {
+      this.nodes = nodes;
+    });
+  }
+
+  get size(): number {
+    return this.nodes.length;
+  }
+
+  async post<T>(path: string, body: unknown): Promise<T> {
+    const nodes = this.nodes;
+    if (nodes.length === 0) throw new CourierError('unavailable', `no ${this.role} node is available`);
+    let lastError: unknown;
+    for (let i = 0; i < nodes.length; i++) {
+      const node = nodes[(this.turn++ & 0x7fffffff) % nodes.length] as { id: string; http: string };
+      try {
+        return await postJson<T>(`${node.http}${path}`, body, this.options);
+      } catch (err) {
+        if (err instanceof InternalCallError && !err.retryable) throw err.toCourierError();
+        lastError = err;
+        this.logger.warn(
+          { node: node.id, role: this.role, path, err: errorMessage(err) },
+          'internal call failed',
+        );
+      }
+    }
+    throw new CourierError('unavailable', `no ${this.role} node answered`, undefined, { cause: lastError });
+  }
+
+  close(): void {
+    this.stopWatching?.();
+  }
+}

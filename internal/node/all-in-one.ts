@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { JwtTokens } from '../auth/tokens.js';
+import { startBusiness } from '../business/business-node.js';
+import type { Config } from '../config/schema.js';
+import { startDispatcher } from '../dispatcher/dispatcher-node.js';
+import { StaticDiscovery } from '../discovery/static-discovery.js';
+import type { Logger } from '../log/logger.js';
+import { MemoryRegistry } from '../registry/memory-registry.js';
+import { startWorker, type RunningWorker } from '../worker/worker-node.js';
+import { Backends } from './backends.js';
+import { Lifecycle, nodeId, type RoleNode } from './lifecycle.js';
+
+export interface AllInOne {
+  business: RoleNode & { http: string; port: number };
+  dispatcher: RoleNode & { http: string };
+  worker: RunningWorker;
+  tokens: JwtTokens;
+  lifecycle: Lifecycle;
+}
+
+/**
+ * All three roles in one process on the embedded defaults (memory registry, static discovery, SQLite), still
+ * talking over the real hops: HTTP to the dispatcher, a gRPC stream to the worker, WebSocket to clients.
+ */
+export async function startAllInOne(config: Config, logger: Logger, hostname: string): Promise<AllInOne> {
+  const backends = new Backends(config, logger, {
+    registry: new MemoryRegistry(),
+    discovery: new StaticDiscovery(),
+  });
+  // Nothing leaves the process, so a per-run key is enough when none is configured.
+  const internalKey = config.auth.internalKey || randomBytes(24).toString('base64url');
+  const tokens = await JwtTokens.create(config.auth.jwt);
+  const nodes: RoleNode[] = [];
+  const lifecycle = new Lifecycle(nodes, backends, logger, config.shutdown.graceSeconds * 1000);
+  try {
+    const registry = backends.registry();
+    const discovery = backends.discovery();
+    const worker = await startWorker(
+      {
+        id: nodeId(config.node.id, 'worker', hostname),
+        worker: config.worker,
+        registryTtlSeconds: config.registry.ttlSeconds,
+        internalKey,
+        uplinkTimeoutMs: config.business.dispatchTimeoutMs,
+      },
+      { registry, discovery, verifier: tokens, logger },
+    );
+    nodes.push(worker);
+    const dispatcher = await startDispatcher(
+      { id: nodeId('', 'dispatcher', hostname), dispatcher: config.dispatcher, internalKey },
+      { registry, discovery, logger },
+    );
+    nodes.push(dispatcher);
+    const business = await startBusiness(
+      {
+        id: nodeId('', 'business', hostname),
+        business: config.business,
+        apiKeys: config.auth.apiKeys,
+        internalKey,
+      },
+      { store: await backends.store(), sequencer: await backends.sequencer(), discovery, tokens, logger },
+    );
+    nodes.push(business);
+    return { business, dispatcher, worker, tokens, lifecycle };
+  } catch (err) {
+    await lifecycle.shutdown('start-up failed');
+    throw err;
+  }
+}

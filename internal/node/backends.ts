@@ -1,0 +1,132 @@
+import { ConfigError } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { createDiscovery } from '../discovery/create-discovery.js';
+import type { Discovery } from '../discovery/discovery.js';
+import type { StaticDiscovery } from '../discovery/static-discovery.js';
+import type { Logger } from '../log/logger.js';
+import { createRedis, type RedisClient } from '../redis/client.js';
+import { MemoryRegistry } from '../registry/memory-registry.js';
+import { RedisRegistry } from '../registry/redis-registry.js';
+import type { Registry } from '../registry/registry.js';
+import { MemorySequencer } from '../sequencer/memory-sequencer.js';
+import { RedisSequencer } from '../sequencer/redis-sequencer.js';
+import type { Sequencer } from '../sequencer/sequencer.js';
+import { createStore } from '../store/create-store.js';
+import type { Store } from '../store/store.js';
+
+/**
+ * Builds the backends a process needs from config, each once, and closes them in reverse order. The
+ * all-in-one passes its in-process registry and discovery; a role started on its own may not use a
+ * backend that cannot be shared across processes, and says so at start-up.
+ */
+export class Backends {
+  private redisClient: RedisClient | undefined;
+  private registryValue: Registry | undefined;
+  private discoveryValue: Discovery | undefined;
+  private storeValue: Promise<Store> | undefined;
+  private sequencerValue: Sequencer | undefined;
+  private readonly closers: (() => Promise<unknown>)[] = [];
+
+  constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+    private readonly shared: { registry?: MemoryRegistry; discovery?: StaticDiscovery } = {},
+  ) {}
+
+  /** Fails fast on combinations that cannot work for `role` in a process of its own. */
+  check(role: 'business' | 'dispatcher' | 'worker'): void {
+    const { registry, sequencer, discovery } = this.config;
+    if (!this.shared.registry && registry.driver === 'memory' && role !== 'business') {
+      throw new ConfigError(
+        `registry.driver: "memory" cannot be shared between processes, so a ${role} started on its own cannot use it; ` +
+          'run all roles in one process with `npm start`, or set registry.driver: redis',
+      );
+    }
+    if (!this.shared.discovery && discovery.driver === 'static') {
+      const s = discovery.static;
+      const needs = { business: s.dispatchers, dispatcher: s.workers, worker: s.business }[role];
+      const key = { business: 'dispatchers', dispatcher: 'workers', worker: 'business' }[role];
+      if (needs.length === 0) {
+        throw new ConfigError(
+          `discovery.static.${key}: a ${role} on its own with static discovery needs this list (or use discovery.driver: etcd)`,
+        );
+      }
+    }
+    if (role === 'business' && sequencer.driver === 'memory' && discovery.driver === 'etcd') {
+      this.logger.warn('sequencer.driver "memory" is only correct with a single business node');
+    }
+  }
+
+  private redis(): RedisClient {
+    if (!this.redisClient) {
+      const client = createRedis(this.config.redis);
+      this.redisClient = client;
+      this.closers.push(async () => client.quit().catch(() => client.disconnect()));
+    }
+    return this.redisClient;
+  }
+
+  registry(): Registry {
+    if (!this.registryValue) {
+      if (this.config.registry.driver === 'redis') {
+        const registry = new RedisRegistry(
+          {
+            prefix: this.config.redis.prefix,
+            ttlSeconds: this.config.registry.ttlSeconds,
+            logger: this.logger.child({ component: 'registry' }),
+          },
+          this.redis(),
+        );
+        this.closers.push(() => registry.close());
+        this.registryValue = registry;
+      } else {
+        this.registryValue = this.shared.registry ?? new MemoryRegistry();
+      }
+    }
+    return this.registryValue;
+  }
+
+  discovery(): Discovery {
+    if (!this.discoveryValue) {
+      const discovery = createDiscovery(
+        this.config.discovery,
+        this.logger.child({ component: 'discovery' }),
+        this.shared.discovery,
+      );
+      if (discovery !== this.shared.discovery) this.closers.push(() => discovery.close());
+      this.discoveryValue = discovery;
+    }
+    return this.discoveryValue;
+  }
+
+  store(): Promise<Store> {
+    if (!this.storeValue) {
+      const pending = createStore(this.config.store, this.logger.child({ component: 'store' }));
+      this.storeValue = pending;
+      this.closers.push(async () => (await pending).close());
+    }
+    return this.storeValue;
+  }
+
+  async sequencer(): Promise<Sequencer> {
+    if (!this.sequencerValue) {
+      const store = await this.store();
+      const seed = (conversation: string) => store.lastSeq(conversation);
+      const sequencer =
+        this.config.sequencer.driver === 'redis'
+          ? new RedisSequencer({ prefix: this.config.redis.prefix }, this.redis(), seed)
+          : new MemorySequencer(seed);
+      this.closers.push(() => sequencer.close());
+      this.sequencerValue = sequencer;
+    }
+    return this.sequencerValue;
+  }
+
+  /** Closes everything built here, newest first; failures are logged, never thrown. */
+  async close(): Promise<void> {
+    const closers = this.closers.splice(0).reverse();
+    for (const close of closers) {
+      await close().catch((err: unknown) => this.logger.warn({ err }, 'backend close failed'));
+    }
+  }
+}

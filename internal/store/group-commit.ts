@@ -1,0 +1,65 @@
+// Group commit: callers submit one item each; a single writer flushes whatever has queued up as one batch.
+// There is no timer. When idle, the flush starts at once (after the current microtask, so a burst submitted
+// in one tick shares a batch); under load, the next batch fills while the previous one commits, so batch
+// size grows with load and latency stays one commit.
+import type { Logger } from '../log/logger.js';
+
+interface Pending<T> {
+  item: T;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Writes a batch; returns one entry per item, in order: null when committed, else that item's error. */
+export type BatchWriter<T> = (items: T[]) => Promise<Array<Error | null>>;
+
+export class GroupCommit<T> {
+  private queue: Pending<T>[] = [];
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly maxItems: number,
+    private readonly write: BatchWriter<T>,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Resolves once the item is committed; rejects with the error the writer reported for it. */
+  submit(item: T): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.running ??= this.drain().catch((err: unknown) =>
+        this.logger.error({ err }, 'group commit loop failed'),
+      );
+    });
+  }
+
+  /** Resolves when everything submitted so far has been written (or failed). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    await Promise.resolve(); // let the rest of the current tick's burst join the first batch
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.maxItems);
+        let results: Array<Error | null>;
+        try {
+          results = await this.write(batch.map((p) => p.item));
+        } catch (err) {
+          results = batch.map(() => (err instanceof Error ? err : new Error(String(err))));
+        }
+        batch.forEach((p, i) => {
+          const error = results[i];
+          if (error === undefined) p.reject(new Error('group commit writer returned too few results'));
+          else if (error === null) p.resolve();
+          else p.reject(error);
+        });
+      }
+    } finally {
+      // Cleared in the same synchronous step as the last empty-queue check, so a later submit always
+      // finds either a running loop that will see its item or no loop and starts one.
+      this.running = null;
+    }
+  }
+}

@@ -1,0 +1,323 @@
+// The message store on kysely: one repository for SQLite and MySQL/MariaDB. Dialect differences live in
+// StoreDialect; this file is plain SQL that both understand.
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { CourierError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { Message } from '../protocol/message.js';
+import { transact, type StoreDialect } from './dialect.js';
+import { StoreClosedError } from './errors.js';
+import { GroupCommit } from './group-commit.js';
+import { MessageWriter } from './message-writer.js';
+import { decodeCursor, encodeCursor, joinedLastMessage, rowToConversation, rowToMessage } from './rows.js';
+import { MAX_ID_LENGTH, migrateToLatest, type Database } from './schema.js';
+import type {
+  Conversation,
+  ConversationPage,
+  HistoryPage,
+  MerchantAgent,
+  NewConversation,
+  NewMessage,
+  Store,
+} from './store.js';
+
+export interface KyselyStoreOptions {
+  /** Primary: every write and every read that must see the latest write. */
+  db: Kysely<Database>;
+  /** Read replica for `history`, which tolerates a little lag (clients pull by seq again). */
+  replica?: Kysely<Database> | undefined;
+  dialect: StoreDialect;
+  groupCommitMaxRows: number; // rows per multi-row INSERT
+  logger: Logger;
+}
+
+// 9 bound parameters per row: this keeps one INSERT under SQLite's 32766 and MySQL's 65535 placeholders.
+const MAX_ROWS_PER_INSERT = 3_000;
+
+export class KyselyStore implements Store {
+  private readonly db: Kysely<Database>;
+  private readonly reader: Kysely<Database>;
+  private readonly dialect: StoreDialect;
+  private readonly logger: Logger;
+  private readonly commits: GroupCommit<NewMessage>;
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly options: KyselyStoreOptions) {
+    this.db = options.db;
+    this.reader = options.replica ?? options.db;
+    this.dialect = options.dialect;
+    this.logger = options.logger;
+    const maxRows = Math.min(options.groupCommitMaxRows, MAX_ROWS_PER_INSERT);
+    const writer = new MessageWriter(this.db, this.dialect, this.logger);
+    this.commits = new GroupCommit(maxRows, (batch) => writer.write(batch), this.logger);
+  }
+
+  async migrate(): Promise<void> {
+    const applied = await migrateToLatest(this.db, this.dialect);
+    if (applied.length > 0) this.logger.info({ applied }, 'store schema migrated');
+  }
+
+  async ensureConversation(conv: NewConversation): Promise<Conversation> {
+    const now = Date.now();
+    return this.transact(async (trx) => {
+      // Insert-or-skip then read, so racing callers all get the one stored row.
+      await trx
+        .insertInto('conversations')
+        .values({
+          id: conv.id,
+          kind: conv.kind,
+          members: JSON.stringify([...new Set(conv.members)]),
+          merchant: conv.merchant ?? null,
+          agent: conv.agent ?? null,
+          last_seq: 0,
+          created_at: now,
+          updated_at: now,
+        })
+        .modifyEnd(this.dialect.ignoreDuplicates('id'))
+        .execute();
+      const stored = await this.conversationIn(trx, conv.id);
+      if (!stored) throw new Error(`conversation ${conv.id} vanished right after its insert`);
+      // Member rows follow the stored conversation, not the request: a second caller cannot add members.
+      await this.addMembers(trx, stored.id, stored.members, now);
+      return stored;
+    });
+  }
+
+  async getConversation(id: string): Promise<Conversation | undefined> {
+    return this.conversationIn(this.db, id);
+  }
+
+  async setAgent(conversation: string, agent: string): Promise<Conversation> {
+    const now = Date.now();
+    return this.transact(async (trx) => {
+      let query = trx.selectFrom('conversations').selectAll().where('id', '=', conversation);
+      if (this.dialect.rowLocks) query = query.forUpdate();
+      const row = await query.executeTakeFirst();
+      if (!row) throw new CourierError('not_found', `conversation ${conversation} does not exist`);
+      const current = rowToConversation(row);
+      if (current.kind !== 'customer_service') {
+        throw new CourierError('invalid_request', `conversation ${conversation} has no agent to replace`);
+      }
+      if (current.agent === agent) return current;
+
+      const members = current.members.filter((m) => m !== current.agent);
+      if (!members.includes(agent)) members.push(agent);
+      // A hand-over is activity: the conversation moves to the top of the new agent's list.
+      const updatedAt = Math.max(current.updatedAt, now);
+      await trx
+        .updateTable('conversations')
+        .set({ agent, members: JSON.stringify(members), updated_at: updatedAt })
+        .where('id', '=', conversation)
+        .execute();
+      if (current.agent !== null) {
+        await trx
+          .deleteFrom('members')
+          .where('conversation', '=', conversation)
+          .where('uid', '=', current.agent)
+          .execute();
+      }
+      await this.addMembers(trx, conversation, [agent], now);
+      return { ...current, agent, members, updatedAt };
+    });
+  }
+
+  append(message: NewMessage): Promise<void> {
+    if (this.closing) return Promise.reject(new StoreClosedError());
+    if (message.clientMsgId !== undefined && message.clientMsgId.length > MAX_ID_LENGTH) {
+      // Checked here so SQLite (no length limit) and MySQL (varchar) reject the same input.
+      const msg = `clientMsgId is longer than ${MAX_ID_LENGTH} characters`;
+      return Promise.reject(new CourierError('invalid_request', msg, 'clientMsgId'));
+    }
+    return this.commits.submit(message);
+  }
+
+  async findByClientMsgId(sender: string, clientMsgId: string): Promise<Message | undefined> {
+    const row = await this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('sender', '=', sender)
+      .where('client_msg_id', '=', clientMsgId)
+      .executeTakeFirst();
+    return row && rowToMessage(row);
+  }
+
+  async history(conversation: string, after: number, limit: number): Promise<HistoryPage> {
+    checkLimit(limit);
+    const rows = await this.reader
+      .selectFrom('messages')
+      .selectAll()
+      .where('conversation', '=', conversation)
+      .where('seq', '>', after)
+      .orderBy('seq', 'asc')
+      .limit(limit + 1) // one extra row tells whether another page exists
+      .execute();
+    return { messages: rows.slice(0, limit).map(rowToMessage), hasMore: rows.length > limit };
+  }
+
+  /** From the primary and the messages themselves: the sequencer seeds from it, so it must not lag. */
+  async lastSeq(conversation: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('messages')
+      .select((eb) => eb.fn.max('seq').as('last'))
+      .where('conversation', '=', conversation)
+      .executeTakeFirst();
+    return Number(row?.last ?? 0);
+  }
+
+  async listConversations(uid: string, limit: number, cursor: string | null): Promise<ConversationPage> {
+    checkLimit(limit);
+    const from = cursor === null ? null : decodeCursor(cursor);
+    let query = this.db
+      .selectFrom('members as m')
+      .innerJoin('conversations as c', 'c.id', 'm.conversation')
+      .leftJoin('messages as msg', (join) =>
+        join.onRef('msg.conversation', '=', 'c.id').onRef('msg.seq', '=', 'c.last_seq'),
+      )
+      .selectAll('c')
+      .select([
+        'm.read_seq',
+        'msg.id as msg_id',
+        'msg.sender as msg_sender',
+        'msg.receivers as msg_receivers',
+        'msg.type as msg_type',
+        'msg.content as msg_content',
+        'msg.created_at as msg_created_at',
+      ])
+      .where('m.uid', '=', uid);
+    if (from) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('c.updated_at', '<', from.updatedAt),
+          eb.and([eb('c.updated_at', '=', from.updatedAt), eb('c.id', '<', from.id)]),
+        ]),
+      );
+    }
+    const rows = await query
+      .orderBy('c.updated_at', 'desc')
+      .orderBy('c.id', 'desc')
+      .limit(limit + 1)
+      .execute();
+
+    const items = rows.slice(0, limit).map((row) => {
+      const conversation = rowToConversation(row);
+      const readSeq = Number(row.read_seq);
+      const lastMessage = joinedLastMessage(row, conversation);
+      return { conversation, lastMessage, readSeq, unread: Math.max(0, conversation.lastSeq - readSeq) };
+    });
+    const last = items[items.length - 1];
+    const next =
+      rows.length > limit && last
+        ? encodeCursor({ updatedAt: last.conversation.updatedAt, id: last.conversation.id })
+        : null;
+    return { items, next };
+  }
+
+  async markRead(conversation: string, uid: string, seq: number): Promise<number> {
+    const conv = await this.db
+      .selectFrom('conversations')
+      .select('last_seq')
+      .where('id', '=', conversation)
+      .executeTakeFirst();
+    if (!conv) throw new CourierError('not_found', `conversation ${conversation} does not exist`);
+    // last_seq only grows, so clamping to a value read a moment ago can only under-shoot, never overshoot.
+    const target = Math.min(Math.floor(seq), Number(conv.last_seq));
+    await this.db
+      .updateTable('members')
+      .set({ read_seq: target })
+      .where('conversation', '=', conversation)
+      .where('uid', '=', uid)
+      .where('read_seq', '<', target) // forward only, also against a concurrent markRead
+      .execute();
+    const member = await this.db
+      .selectFrom('members')
+      .select('read_seq')
+      .where('conversation', '=', conversation)
+      .where('uid', '=', uid)
+      .executeTakeFirst();
+    if (!member)
+      throw new CourierError('not_found', `${uid} is not a member of conversation ${conversation}`);
+    return Number(member.read_seq);
+  }
+
+  async setMerchantAgents(merchant: string, agents: MerchantAgent[]): Promise<void> {
+    const byUid = new Map(agents.map((a) => [a.uid, a.maxSessions])); // the last entry of a uid wins
+    await this.transact(async (trx) => {
+      await trx.deleteFrom('merchant_agents').where('merchant', '=', merchant).execute();
+      if (byUid.size === 0) return;
+      const rows = [...byUid].map(([uid, max]) => ({ merchant, uid, max_sessions: max }));
+      await trx.insertInto('merchant_agents').values(rows).execute();
+    });
+  }
+
+  async getMerchantAgents(merchant: string): Promise<MerchantAgent[]> {
+    const rows = await this.db
+      .selectFrom('merchant_agents')
+      .select(['uid', 'max_sessions'])
+      .where('merchant', '=', merchant)
+      .orderBy('uid')
+      .execute();
+    return rows.map((r) => ({ uid: r.uid, maxSessions: Number(r.max_sessions) }));
+  }
+
+  async openSessions(merchant: string, agents: string[]): Promise<Map<string, number>> {
+    const counts = new Map(agents.map((a) => [a, 0]));
+    if (agents.length === 0) return counts;
+    const rows = await this.db
+      .selectFrom('conversations')
+      .select((eb) => ['agent', eb.fn.countAll<number | string>().as('sessions')])
+      .where('merchant', '=', merchant)
+      .where('kind', '=', 'customer_service')
+      .where('agent', 'in', agents)
+      .groupBy('agent')
+      .execute();
+    for (const row of rows) if (row.agent !== null) counts.set(row.agent, Number(row.sessions));
+    return counts;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await sql`select 1`.execute(this.db);
+      return true;
+    } catch (err) {
+      this.logger.warn({ err }, 'store ping failed');
+      return false;
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    await this.commits.idle(); // appends already accepted still commit
+    const results = await Promise.allSettled([
+      this.options.replica?.destroy() ?? Promise.resolve(),
+      this.db.destroy(),
+    ]);
+    for (const r of results) if (r.status === 'rejected') this.logger.warn({ err: r.reason }, 'store close');
+  }
+
+  private transact<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return transact(this.db, this.dialect, this.logger, work);
+  }
+
+  private async conversationIn(db: Kysely<Database>, id: string): Promise<Conversation | undefined> {
+    const row = await db.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && rowToConversation(row);
+  }
+
+  private async addMembers(trx: Transaction<Database>, conversation: string, uids: string[], now: number) {
+    if (uids.length === 0) return;
+    await trx
+      .insertInto('members')
+      .values(uids.map((uid) => ({ conversation, uid, joined_at: now, read_seq: 0 })))
+      .modifyEnd(this.dialect.ignoreDuplicates('uid'))
+      .execute();
+  }
+}
+
+function checkLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 0) {
+    throw new RangeError(`limit must be an integer ≥ 0: ${limit}`);
+  }
+}

@@ -1,0 +1,67 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../log/logger.js';
+import { channelOptions, pushServiceDefinition } from '../rpc/push-service.js';
+import type { PushBatch, PushBatchResult, PushItem, PushItemResult } from '../rpc/push.js';
+
+export type DeliverBatch = (items: PushItem[]) => PushItemResult[];
+
+/** The worker's end of the push stream: every batch a dispatcher writes is delivered and answered. */
+export class PushServer {
+  private readonly server = new grpc.Server({
+    ...channelOptions,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+  });
+  private readonly streams = new Set<grpc.ServerDuplexStream<PushBatch, PushBatchResult>>();
+
+  constructor(
+    private readonly deliver: DeliverBatch,
+    private readonly logger: Logger,
+  ) {
+    this.server.addService(pushServiceDefinition, {
+      stream: (call: grpc.ServerDuplexStream<PushBatch, PushBatchResult>) => this.onStream(call),
+    });
+  }
+
+  /** Binds `host:port` (port 0 = free port) and resolves with the bound port. */
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+        err ? reject(err) : resolve(bound),
+      );
+    });
+  }
+
+  private onStream(call: grpc.ServerDuplexStream<PushBatch, PushBatchResult>): void {
+    this.streams.add(call);
+    call.on('data', (batch: PushBatch) => {
+      let results: PushItemResult[];
+      try {
+        results = this.deliver(batch.items);
+      } catch (err) {
+        // A delivery bug must not kill the stream of every other message; answer nothing delivered.
+        this.logger.error({ err, batch: batch.batch }, 'push batch failed');
+        results = batch.items.map((item) => ({ delivered: 0, missing: item.conns }));
+      }
+      call.write({ batch: batch.batch, results });
+    });
+    call.on('error', (err) => this.logger.debug({ err }, 'push stream error'));
+    call.on('end', () => call.end());
+    call.on('close', () => this.streams.delete(call));
+  }
+
+  /** Stops accepting streams and waits for open ones to finish, ending them after `graceMs`. */
+  async close(graceMs = 1000): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      for (const call of this.streams) call.end();
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,143 @@
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { ConnectionRef, Registry, RegistryEntry } from '../registry/registry.js';
+import { RegState, type Connection } from './connection.js';
+
+// How a worker talks to the registry about its connections.
+//
+// Adds and removes made in the same event-loop turn go out as one call each (coalesced with setImmediate),
+// and while one flush is in flight the next ones queue up behind it, so a worker accepting thousands of
+// connections per second makes a handful of registry calls, not one per connection. One flush at a time
+// also keeps order: a connection's remove is never sent before its add.
+//
+// A failed add or remove is logged, not retried: the periodic refresh re-puts every held connection, and a
+// stale field left by a failed remove is reported as `missing` by deliver and cleaned by the dispatcher.
+
+const CHUNK = 1000; // entries per registry call (one Redis pipeline each)
+
+export class RegistryBatcher {
+  private adds: Connection[] = [];
+  private removes: ConnectionRef[] = [];
+  private scheduled: NodeJS.Immediate | null = null;
+  private flushing: Promise<void> | null = null;
+  private refreshing: Promise<void> | null = null;
+  private readonly interval: NodeJS.Timeout;
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly workerId: string,
+    refreshMs: number,
+    private readonly log: Logger,
+    /** The connections the worker holds right now (a live iterator over its map). */
+    private readonly held: () => Iterable<Connection>,
+  ) {
+    this.interval = setInterval(() => {
+      this.refreshAll().catch((err: unknown) => this.log.error({ err }, 'registry refresh failed'));
+    }, refreshMs);
+    this.interval.unref();
+  }
+
+  add(conn: Connection): void {
+    this.adds.push(conn);
+    this.kick();
+  }
+
+  /** Marks the connection released; its field is removed only if its add was already sent. */
+  remove(conn: Connection): void {
+    const was = conn.reg;
+    conn.reg = RegState.released;
+    if (was !== RegState.added) return; // still queued: the flush skips it, nothing to undo
+    this.removes.push({ uid: conn.uid, connId: conn.connId });
+    this.kick();
+  }
+
+  /**
+   * Re-puts every held connection. This is the worker's one periodic pass over all its connections: it
+   * extends the registry keys' expiry and heals a registry that lost its data. It is bounded: chunks of
+   * CHUNK entries, one call in flight at a time, and a pass never overlaps the previous one, so a worker
+   * with a million connections sends 1000 sequential calls per period rather than a burst.
+   */
+  refreshAll(): Promise<void> {
+    this.refreshing ??= this.runRefresh().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  /** Stops the refresh timer and resolves once every queued add and remove has been sent. */
+  async stop(): Promise<void> {
+    clearInterval(this.interval);
+    for (;;) {
+      if (this.flushing) {
+        await this.flushing;
+        continue;
+      }
+      if (this.adds.length === 0 && this.removes.length === 0) break;
+      if (this.scheduled) clearImmediate(this.scheduled);
+      this.scheduled = null;
+      this.run();
+    }
+    await this.refreshing;
+  }
+
+  private kick(): void {
+    if (this.scheduled || this.flushing) return; // the running flush re-kicks when it finishes
+    this.scheduled = setImmediate(() => this.run());
+  }
+
+  private run(): void {
+    this.scheduled = null;
+    this.flushing = this.flush()
+      .catch((err: unknown) => this.log.error({ err }, 'registry flush failed'))
+      .finally(() => {
+        this.flushing = null;
+        if (this.adds.length > 0 || this.removes.length > 0) this.kick();
+      });
+  }
+
+  private async flush(): Promise<void> {
+    const entries: RegistryEntry[] = [];
+    for (const conn of this.adds) {
+      if (conn.reg !== RegState.queued) continue; // closed before its add went out
+      conn.reg = RegState.added;
+      entries.push(conn.entry(this.workerId));
+    }
+    const removes = this.removes;
+    this.adds = [];
+    this.removes = [];
+    for (let i = 0; i < entries.length; i += CHUNK) {
+      const chunk = entries.slice(i, i + CHUNK);
+      await this.registry.add(chunk).catch((err: unknown) => {
+        this.log.warn({ err: errorMessage(err), count: chunk.length }, 'registry add failed');
+      });
+    }
+    for (let i = 0; i < removes.length; i += CHUNK) {
+      const chunk = removes.slice(i, i + CHUNK);
+      await this.registry.remove(chunk).catch((err: unknown) => {
+        this.log.warn({ err: errorMessage(err), count: chunk.length }, 'registry remove failed');
+      });
+    }
+  }
+
+  private async runRefresh(): Promise<void> {
+    let chunk: RegistryEntry[] = [];
+    let failed = 0;
+    let lastError: unknown;
+    const send = async () => {
+      const entries = chunk;
+      chunk = [];
+      await this.registry.refresh(entries).catch((err: unknown) => {
+        failed += entries.length;
+        lastError = err;
+      });
+    };
+    // Map iterators tolerate deletes and inserts between the awaits: closed connections are skipped.
+    for (const conn of this.held()) {
+      if (conn.reg !== RegState.added) continue;
+      chunk.push(conn.entry(this.workerId));
+      if (chunk.length >= CHUNK) await send();
+    }
+    if (chunk.length > 0) await send();
+    if (failed > 0) this.log.warn({ err: errorMessage(lastError), failed }, 'registry refresh incomplete');
+  }
+}

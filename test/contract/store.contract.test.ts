@@ -1,0 +1,432 @@
+// One contract for the Store interface, run against every backend: SQLite (temp file) and a real MariaDB.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { InsertQueryNode, ValuesNode, type Kysely, type KyselyPlugin } from 'kysely';
+import { configSchema, type Config } from '../../internal/config/schema.js';
+import { CourierError } from '../../internal/errors.js';
+import { silentLogger } from '../../internal/log/logger.js';
+import type { Message } from '../../internal/protocol/message.js';
+import { createStore } from '../../internal/store/create-store.js';
+import { mysqlDialect, sqliteDialect, type StoreDialect } from '../../internal/store/dialect.js';
+import { DuplicateMessageIdError, DuplicateSeqError, StoreClosedError } from '../../internal/store/errors.js';
+import { KyselyStore } from '../../internal/store/kysely-store.js';
+import { openMysql } from '../../internal/store/mysql-store.js';
+import type { Database } from '../../internal/store/schema.js';
+import { openSqlite } from '../../internal/store/sqlite-store.js';
+import { DuplicateClientMsgIdError, type NewMessage, type Store } from '../../internal/store/store.js';
+import { startMariaDb } from '../support/mariadb.js';
+import { freePort, tempDir, uniqueId } from '../support/servers.js';
+
+/** A backend under test; every `name` is a separate database, and the same name reaches the same data. */
+interface Backend {
+  dialect: StoreDialect;
+  /** Several stores may migrate and write one database at once (several nodes). */
+  multiNode: boolean;
+  config(name: string, store?: Record<string, unknown>): Promise<Config['store']>;
+  /** A raw connection to database `name`, for stores built by hand (replica, statement counting). */
+  open(name: string): Promise<Kysely<Database>>;
+  stop(): Promise<void>;
+}
+
+async function sqliteBackend(): Promise<Backend> {
+  const dir = tempDir('store');
+  const path = (name: string) => join(dir.path, 'not', 'yet', 'created', `${name}.db`);
+  return {
+    dialect: sqliteDialect,
+    multiNode: false,
+    config: async (name, store = {}) =>
+      configSchema.parse({ store: { driver: 'sqlite', sqlite: { path: path(name) }, ...store } }).store,
+    open: async (name) => openSqlite(path(name)),
+    stop: async () => dir.remove(),
+  };
+}
+
+async function mysqlBackend(): Promise<Backend> {
+  const server = await startMariaDb();
+  return {
+    dialect: mysqlDialect,
+    multiNode: true,
+    config: async (name, store = {}) => {
+      const mysql = { url: await server.createDatabase(name), poolSize: 4 };
+      return configSchema.parse({ store: { driver: 'mysql', mysql, ...store } }).store;
+    },
+    open: async (name) => openMysql(await server.createDatabase(name), 4, 'test'),
+    stop: () => server.stop(),
+  };
+}
+
+let seqClock = Date.now() + 60_000; // message times beyond any conversation's creation time, increasing
+
+function message(conversation: string, seq: number, extra: Partial<NewMessage> = {}): NewMessage {
+  return {
+    id: uniqueId('m'),
+    conversation,
+    seq,
+    from: 'alice',
+    to: ['bob'],
+    type: 'text',
+    content: `hello ${seq}`,
+    ts: ++seqClock,
+    ...extra,
+  };
+}
+
+/** Strips clientMsgId: what history and errors hand back. */
+const stored = ({ clientMsgId: _, ...m }: NewMessage): Message => m;
+
+function storeContract(name: string, makeBackend: () => Promise<Backend>): void {
+  describe(`Store contract: ${name}`, () => {
+    let backend: Backend;
+    let store: Store;
+    const opened: Store[] = [];
+    const logger = silentLogger();
+
+    const openStore = async (db: string, options: Record<string, unknown> = {}) => {
+      const s = await createStore(await backend.config(db, options), logger);
+      opened.push(s);
+      return s;
+    };
+    const handBuilt = (db: Kysely<Database>, replica?: Kysely<Database>, groupCommitMaxRows = 500) => {
+      const s = new KyselyStore({ db, replica, dialect: backend.dialect, groupCommitMaxRows, logger });
+      opened.push(s);
+      return s;
+    };
+    const direct = (conv: string, a = 'alice', b = 'bob') =>
+      store.ensureConversation({ id: conv, kind: 'direct', members: [a, b] });
+
+    before(async () => {
+      backend = await makeBackend();
+      store = await openStore(uniqueId('db'));
+    });
+    after(async () => {
+      await Promise.allSettled(opened.map((s) => s.close()));
+      await backend?.stop();
+    });
+
+    it('migrates again, and from a second store on the same database, without harm', async () => {
+      const db = uniqueId('db');
+      const first = await openStore(db);
+      await first.migrate();
+      await first.ensureConversation({ id: 'c1', kind: 'direct', members: ['a', 'b'] });
+      const second = await openStore(db);
+      assert.equal((await second.getConversation('c1'))?.id, 'c1');
+    });
+
+    it('migrates concurrently from several nodes', async (t) => {
+      if (!backend.multiNode) {
+        t.skip('one process owns a SQLite file');
+        return;
+      }
+      const db = uniqueId('db');
+      const stores = await Promise.all([openStore(db), openStore(db), openStore(db)]);
+      await Promise.all(stores.map((s, i) => s.append(message('c', i + 1))));
+      assert.equal(await stores[0]!.lastSeq('c'), 3);
+    });
+
+    it('ensureConversation is idempotent, also when called concurrently', async () => {
+      const id = uniqueId('c');
+      const calls = Array.from({ length: 10 }, (_, i) =>
+        store.ensureConversation({ id, kind: 'group', members: ['a', 'b', `x${i}`] }),
+      );
+      const results = await Promise.all(calls);
+      const first = results[0]!;
+      for (const r of results) assert.deepEqual(r, first);
+      assert.deepEqual(await store.getConversation(id), first);
+      assert.equal(first.members.length, 3);
+      const later = await store.ensureConversation({ id, kind: 'direct', members: ['zed', 'b'] });
+      assert.deepEqual(later, first);
+      assert.equal((await store.listConversations('zed', 10, null)).items.length, 0);
+      assert.equal(await store.getConversation(uniqueId('missing')), undefined);
+    });
+
+    it('keeps ids case-sensitive and Unicode intact', async () => {
+      const upper = uniqueId('Case');
+      await direct(upper);
+      await direct(upper.toLowerCase());
+      const content = { text: 'héllo 👋', n: 1, nested: [true, null] };
+      const m = message(upper, 1, { content, clientMsgId: 'ключ-🔑' });
+      await store.append(m);
+      assert.deepEqual((await store.history(upper, 0, 10)).messages, [stored(m)]);
+      assert.deepEqual((await store.history(upper.toLowerCase(), 0, 10)).messages, []);
+    });
+
+    it('appends and pages through history in seq order', async () => {
+      const conv = uniqueId('c');
+      await direct(conv);
+      const messages = [1, 2, 3, 4, 5].map((seq) =>
+        message(conv, seq, { type: 'product', content: { seq } }),
+      );
+      for (const m of messages) await store.append(m);
+      const page1 = await store.history(conv, 0, 3);
+      assert.deepEqual(page1, { messages: messages.slice(0, 3).map(stored), hasMore: true });
+      assert.deepEqual(await store.history(conv, 3, 3), {
+        messages: messages.slice(3).map(stored),
+        hasMore: false,
+      });
+      assert.deepEqual(await store.history(conv, 0, 5), { messages: messages.map(stored), hasMore: false });
+      assert.deepEqual(await store.history(conv, 5, 10), { messages: [], hasMore: false });
+      assert.equal(await store.lastSeq(conv), 5);
+      assert.equal(await store.lastSeq(uniqueId('none')), 0);
+    });
+
+    it('group commit: 200 concurrent appends share a few multi-row inserts', async () => {
+      const batches: number[] = [];
+      const counter: KyselyPlugin = {
+        transformQuery: ({ node }) => {
+          if (InsertQueryNode.is(node) && node.into?.table.identifier.name === 'messages') {
+            batches.push(node.values && ValuesNode.is(node.values) ? node.values.values.length : 0);
+          }
+          return node;
+        },
+        transformResult: async ({ result }) => result,
+      };
+      const s = handBuilt((await backend.open(uniqueId('db'))).withPlugin(counter), undefined, 50);
+      await s.migrate();
+      const conv = uniqueId('c');
+      await s.ensureConversation({ id: conv, kind: 'direct', members: ['alice', 'bob'] });
+      const messages = Array.from({ length: 200 }, (_, i) => message(conv, i + 1));
+      await Promise.all([...messages].reverse().map((m) => s.append(m)));
+      assert.deepEqual((await s.history(conv, 0, 500)).messages, messages.map(stored));
+      assert.equal(
+        batches.reduce((a, b) => a + b, 0),
+        200,
+      );
+      assert.ok(Math.max(...batches) <= 50, `batch over groupCommitMaxRows: ${batches.join(',')}`);
+      assert.ok(batches.length <= 10, `expected a few batches, got ${batches.length}`);
+      assert.equal(await s.lastSeq(conv), 200);
+      assert.equal((await s.getConversation(conv))?.lastSeq, 200, 'last_seq moved to the max');
+    });
+
+    it('last seq and updatedAt never move backwards', async () => {
+      const conv = uniqueId('c');
+      await direct(conv);
+      const late = message(conv, 3);
+      await store.append(late);
+      await store.append(message(conv, 1, { ts: late.ts - 10 }));
+      const c = await store.getConversation(conv);
+      assert.equal(c?.lastSeq, 3);
+      assert.equal(c?.updatedAt, late.ts);
+    });
+
+    it('a duplicate clientMsgId fails alone; the rest of its batch commits', async () => {
+      const conv = uniqueId('c');
+      await direct(conv);
+      const first = message(conv, 1, { clientMsgId: 'k1' });
+      await store.append(first);
+      const batch = [
+        message(conv, 2),
+        message(conv, 3, { clientMsgId: 'k1' }),
+        message(conv, 4, { clientMsgId: 'k1', from: 'bob', to: ['alice'] }), // another sender may reuse it
+        message(conv, 5, { clientMsgId: 'k2' }),
+        message(conv, 6, { clientMsgId: 'k2' }), // duplicate inside the same batch
+      ];
+      const results = await Promise.allSettled(batch.map((m) => store.append(m)));
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected'],
+      );
+      const dup = (results[1] as PromiseRejectedResult).reason as unknown;
+      assert.ok(dup instanceof DuplicateClientMsgIdError, String(dup));
+      assert.deepEqual(dup.existing, stored(first));
+      const inBatch = (results[4] as PromiseRejectedResult).reason as unknown;
+      assert.ok(inBatch instanceof DuplicateClientMsgIdError);
+      assert.equal(inBatch.existing.id, batch[3]!.id);
+      const seqs = (await store.history(conv, 0, 10)).messages.map((m) => m.seq);
+      assert.deepEqual(seqs, [1, 2, 4, 5]);
+    });
+
+    it('a duplicate seq or message id rejects with a typed error', async () => {
+      const conv = uniqueId('c');
+      await direct(conv);
+      const first = message(conv, 1);
+      await store.append(first);
+      const seqErr = await store.append(message(conv, 1)).catch((e: unknown) => e);
+      assert.ok(seqErr instanceof DuplicateSeqError, String(seqErr));
+      assert.equal(seqErr.conversation, conv);
+      assert.equal(seqErr.seq, 1);
+      const idErr = await store.append(message(conv, 2, { id: first.id })).catch((e: unknown) => e);
+      assert.ok(idErr instanceof DuplicateMessageIdError, String(idErr));
+      assert.equal(await store.lastSeq(conv), 1);
+    });
+
+    it('finds a message by sender and clientMsgId', async () => {
+      const conv = uniqueId('c');
+      await direct(conv);
+      const m = message(conv, 1, { clientMsgId: uniqueId('k') });
+      await store.append(m);
+      assert.deepEqual(await store.findByClientMsgId('alice', m.clientMsgId!), stored(m));
+      assert.equal(await store.findByClientMsgId('bob', m.clientMsgId!), undefined);
+      assert.equal(await store.findByClientMsgId('alice', uniqueId('k')), undefined);
+    });
+
+    it('lists conversations newest first with stable cursors, last message and unread', async () => {
+      const uid = uniqueId('u');
+      const convs = [uniqueId('c'), uniqueId('c'), uniqueId('c'), uniqueId('c')];
+      for (const c of convs) await direct(c, uid, 'peer');
+      await store.append(message(convs[0]!, 1, { from: 'peer', to: [uid] }));
+      const tied = ++seqClock; // convs 1 and 2 end with the same time: ordered by id
+      await store.append(message(convs[1]!, 1, { ts: tied }));
+      const last = message(convs[2]!, 2, { ts: tied });
+      await store.append(message(convs[2]!, 1, { ts: tied - 5 }));
+      await store.append(last);
+      // convs[3] has no message: it stays at its creation time, below the others.
+
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await store.listConversations(uid, 1, cursor);
+        assert.ok(page.items.length <= 1);
+        seen.push(...page.items.map((i) => i.conversation.id));
+        cursor = page.next;
+      } while (cursor !== null);
+      const [a, b] = convs[1]! > convs[2]! ? [convs[1]!, convs[2]!] : [convs[2]!, convs[1]!];
+      assert.deepEqual(seen, [a, b, convs[0], convs[3]]);
+
+      const all = await store.listConversations(uid, 10, null);
+      assert.equal(all.next, null);
+      const byId = new Map(all.items.map((i) => [i.conversation.id, i]));
+      assert.deepEqual(byId.get(convs[2]!)?.lastMessage, stored(last));
+      assert.equal(byId.get(convs[2]!)?.unread, 2);
+      assert.equal(byId.get(convs[3]!)?.lastMessage, null);
+      assert.equal(byId.get(convs[3]!)?.unread, 0);
+      await assert.rejects(store.listConversations(uid, 1, 'not-a-cursor'), (err: unknown) => {
+        return err instanceof CourierError && err.code === 'invalid_request' && err.field === 'cursor';
+      });
+    });
+
+    it('markRead moves forward only and never past the last seq', async () => {
+      const conv = uniqueId('c');
+      await direct(conv);
+      for (const seq of [1, 2, 3, 4, 5]) await store.append(message(conv, seq));
+      assert.equal(await store.markRead(conv, 'bob', 3), 3);
+      assert.equal(await store.markRead(conv, 'bob', 2), 3);
+      const unreadOf = async (uid: string) =>
+        (await store.listConversations(uid, 100, null)).items.find((i) => i.conversation.id === conv);
+      assert.equal((await unreadOf('bob'))?.unread, 2);
+      assert.equal((await unreadOf('bob'))?.readSeq, 3);
+      assert.equal(await store.markRead(conv, 'bob', 99), 5);
+      assert.equal((await unreadOf('bob'))?.unread, 0);
+      const notFound = (err: unknown) => err instanceof CourierError && err.code === 'not_found';
+      await assert.rejects(store.markRead(conv, 'mallory', 1), notFound);
+      await assert.rejects(store.markRead(uniqueId('c'), 'bob', 1), notFound);
+    });
+
+    it('setAgent hands a customer-service conversation to another agent', async () => {
+      const [merchant, conv, agent1, agent2] = [
+        uniqueId('shop'),
+        uniqueId('cs'),
+        uniqueId('a'),
+        uniqueId('a'),
+      ];
+      const kind = 'customer_service';
+      await store.ensureConversation({ id: conv, kind, members: ['cust', agent1], merchant, agent: agent1 });
+      const moved = await store.setAgent(conv, agent2);
+      assert.equal(moved.agent, agent2);
+      assert.deepEqual(moved.members, ['cust', agent2]);
+      assert.deepEqual(await store.getConversation(conv), moved);
+      const ids = async (uid: string) =>
+        (await store.listConversations(uid, 100, null)).items.map((i) => i.conversation.id);
+      assert.deepEqual(await ids(agent2), [conv]);
+      assert.deepEqual(await ids(agent1), []);
+      const sessions = await store.openSessions(merchant, [agent1, agent2]);
+      assert.deepEqual(
+        sessions,
+        new Map([
+          [agent1, 0],
+          [agent2, 1],
+        ]),
+      );
+      assert.deepEqual(await store.setAgent(conv, agent2), moved, 'same agent again changes nothing');
+      const d = uniqueId('c');
+      await direct(d);
+      await assert.rejects(store.setAgent(d, agent2), CourierError);
+      await assert.rejects(store.setAgent(uniqueId('c'), agent2), CourierError);
+    });
+
+    it('replaces and reads merchant agents', async () => {
+      const merchant = uniqueId('shop');
+      assert.deepEqual(await store.getMerchantAgents(merchant), []);
+      await store.setMerchantAgents(merchant, [
+        { uid: 'b', maxSessions: 3 },
+        { uid: 'a', maxSessions: 2 },
+      ]);
+      assert.deepEqual(await store.getMerchantAgents(merchant), [
+        { uid: 'a', maxSessions: 2 },
+        { uid: 'b', maxSessions: 3 },
+      ]);
+      await store.setMerchantAgents(merchant, [{ uid: 'c', maxSessions: 1 }]);
+      assert.deepEqual(await store.getMerchantAgents(merchant), [{ uid: 'c', maxSessions: 1 }]);
+      await store.setMerchantAgents(merchant, []);
+      assert.deepEqual(await store.getMerchantAgents(merchant), []);
+    });
+
+    it('counts open sessions per agent of a merchant', async () => {
+      const [merchant, other] = [uniqueId('shop'), uniqueId('shop')];
+      const cs = (m: string, agent: string) =>
+        store.ensureConversation({
+          id: uniqueId('cs'),
+          kind: 'customer_service',
+          members: [uniqueId('u'), agent],
+          merchant: m,
+          agent,
+        });
+      await Promise.all([cs(merchant, 'a'), cs(merchant, 'a'), cs(merchant, 'b'), cs(other, 'a')]);
+      const counts = await store.openSessions(merchant, ['a', 'b', 'c']);
+      assert.deepEqual(
+        counts,
+        new Map([
+          ['a', 2],
+          ['b', 1],
+          ['c', 0],
+        ]),
+      );
+      assert.deepEqual(await store.openSessions(merchant, []), new Map());
+    });
+
+    it('reads history from the replica and everything else from the primary', async () => {
+      const [primaryDb, replicaDb] = [uniqueId('db'), uniqueId('db')];
+      const replicaWriter = await openStore(replicaDb); // stands in for replication
+      const s = handBuilt(await backend.open(primaryDb), await backend.open(replicaDb));
+      await s.migrate();
+      await replicaWriter.ensureConversation({ id: 'c', kind: 'direct', members: ['alice', 'bob'] });
+      const m = message('c', 1, { clientMsgId: 'k' });
+      await replicaWriter.append(m);
+      assert.deepEqual((await s.history('c', 0, 10)).messages, [stored(m)]);
+      assert.equal(await s.lastSeq('c'), 0);
+      assert.equal(await s.findByClientMsgId('alice', 'k'), undefined);
+    });
+
+    it('answers ping, commits accepted appends on close, then refuses more', async () => {
+      const db = uniqueId('db');
+      const s = await openStore(db);
+      assert.equal(await s.ping(), true);
+      await s.ensureConversation({ id: 'c', kind: 'direct', members: ['alice', 'bob'] });
+      const pending = [1, 2, 3].map((seq) => s.append(message('c', seq)));
+      await Promise.all([s.close(), s.close(), ...pending]);
+      await assert.rejects(s.append(message('c', 4)), StoreClosedError);
+      assert.equal(await (await openStore(db)).lastSeq('c'), 3);
+    });
+  });
+}
+
+storeContract('SQLite', sqliteBackend);
+storeContract('MariaDB', mysqlBackend);
+
+describe('MySQL store configuration errors', () => {
+  const config = (url: string) => configSchema.parse({ store: { driver: 'mysql', mysql: { url } } }).store;
+  const namesUrlKey = (err: unknown) => err instanceof Error && err.message.startsWith('store.mysql.url: ');
+
+  it('names store.mysql.url when the URL is invalid', async () => {
+    await assert.rejects(createStore(config('not a url'), silentLogger()), namesUrlKey);
+    await assert.rejects(createStore(config('postgres://h/db'), silentLogger()), namesUrlKey);
+    await assert.rejects(createStore(config('mysql://127.0.0.1:3306'), silentLogger()), namesUrlKey);
+  });
+
+  it('names store.mysql.url and hides the password when the server is unreachable', async () => {
+    const url = `mysql://root:s3cret@127.0.0.1:${await freePort()}/courier`;
+    await assert.rejects(createStore(config(url), silentLogger()), (err: unknown) => {
+      return namesUrlKey(err) && !(err as Error).message.includes('s3cret');
+    });
+  });
+});
