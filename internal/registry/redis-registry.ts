@@ -2,7 +2,7 @@ import type { ChainableCommander } from 'ioredis';
 import { CourierError, errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { ROLES } from '../protocol/message.js';
-import { globEscape, pipelineByNode, scanKeys, type Reply, type RedisClient } from '../redis/client.js';
+import { globEscape, pipelineByNode, scanKeys, type RedisClient } from '../redis/client.js';
 import type { ConnectionInfo, ConnectionRef, Registry, RegistryEntry } from './registry.js';
 
 export interface RedisRegistryOptions {
@@ -124,11 +124,12 @@ export class RedisRegistry implements Registry {
    */
   async removeWorker(workerId: string, uids?: string[]): Promise<number> {
     this.checkOpen('removeWorker');
-    if (uids)
+    if (uids) {
       return this.removeWorkerIn(
         workerId,
         [...new Set(uids)].map((uid) => this.key(uid)),
       );
+    }
     let removed = 0;
     const pattern = `${globEscape(this.prefix)}conn:{*}`;
     await scanKeys(this.client, pattern, async (keys) => {
@@ -150,10 +151,10 @@ export class RedisRegistry implements Registry {
         .map(([connId]) => connId);
       if (fields.length > 0) doomed.set(key, fields);
     });
-    const replies = await this.run('removeWorker', [...doomed.keys()], (p, key) =>
+    const deleted = await this.run('removeWorker', [...doomed.keys()], (p, key) =>
       p.hdel(key, ...(doomed.get(key) ?? [])),
     );
-    return replies.reduce((sum, [[, n] = [null, 0]]) => sum + (typeof n === 'number' ? n : 0), 0);
+    return deleted.reduce<number>((sum, n) => sum + (typeof n === 'number' ? n : 0), 0);
   }
 
   async ping(): Promise<boolean> {
@@ -171,18 +172,21 @@ export class RedisRegistry implements Registry {
   }
 
   private async readHashes(op: string, keys: string[]): Promise<Record<string, string>[]> {
-    const replies = await this.run(op, keys, (p, key) => p.hgetall(key));
-    return replies.map(([[, hash] = [null, {}]]) =>
+    const hashes = await this.run(op, keys, (p, key) => p.hgetall(key));
+    return hashes.map((hash) =>
       typeof hash === 'object' && hash !== null ? (hash as Record<string, string>) : {},
     );
   }
 
-  /** One batch of per-key commands; any error reply fails the whole call (callers retry, e.g. next refresh). */
+  /**
+   * One batch of per-key commands, answering each key's first reply. Any error reply fails the whole call:
+   * callers retry (the next refresh, the dispatcher's re-resolve) rather than act on half an answer.
+   */
   private async run(
     op: string,
     keys: string[],
     queue: (pipeline: ChainableCommander, key: string) => void,
-  ): Promise<Reply[][]> {
+  ): Promise<unknown[]> {
     this.checkOpen(op);
     const replies = await pipelineByNode(this.client, keys, queue);
     const error = replies.flat().find(([err]) => err)?.[0];
@@ -191,7 +195,7 @@ export class RedisRegistry implements Registry {
         cause: error,
       });
     }
-    return replies;
+    return replies.map((key) => key[0]?.[1]);
   }
 
   private checkOpen(op: string): void {

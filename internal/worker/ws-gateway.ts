@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type Server as WsServer } from 'ws';
+import { WebSocketServer, type Server as WsServer } from 'ws';
 import type { Claims, TokenVerifier } from '../auth/claims.js';
 import { CourierError, errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { parseClientFrame } from '../protocol/client-frames.js';
-import { CloseCode, type ClientFrame, type ServerFrame } from '../protocol/frames.js';
+import { CloseCode } from '../protocol/frames.js';
 import { connectionId } from '../protocol/message.js';
 import type { Registry, RegistryEntry } from '../registry/registry.js';
 import type { PushItem, PushItemResult } from '../rpc/push.js';
-import { Connection, GatewaySocket, PendingAck, TimerKind, rawText, socketListeners } from './connection.js';
+import { ClientFrameHandler } from './client-frame-handler.js';
+import { Connection, GatewaySocket, PendingAck, TimerKind, socketListeners } from './connection.js';
 import { RegistryBatcher } from './registry-batcher.js';
 import { TimerWheel, type TimerHandle } from './timer-wheel.js';
 import type { Uplink } from './uplink.js';
@@ -48,7 +48,6 @@ export interface WsGatewayDeps {
   admit?: (ctx: AdmitContext) => Promise<AdmitResult>;
 }
 
-const MAX_INVALID_FRAMES = 20; // parser refusals tolerated per connection before closing it with 4009
 const MAX_CHANNEL_CHARS = 64;
 
 export class WsGateway {
@@ -64,17 +63,21 @@ export class WsGateway {
   private readonly wheel: TimerWheel<Connection>;
   private readonly batcher: RegistryBatcher;
   private readonly conns = new Map<string, Connection>();
+  /** Sockets the gateway closed whose close handshake has not finished (ws cuts them after 30 s). */
+  private readonly closing = new Set<GatewaySocket>();
   private readonly listeners: ReturnType<typeof socketListeners>;
+  private readonly frames: ClientFrameHandler;
   private stopped: Promise<void> | null = null;
 
   constructor(
     options: WsGatewayOptions,
     private readonly deps: WsGatewayDeps,
   ) {
-    const o = { ...DEFAULTS, ...options };
+    const o = { ...DEFAULTS, ...withoutUndefined(options) };
     if (!o.workerId) throw new RangeError('ws gateway: workerId is required');
-    if (!o.path.startsWith('/'))
+    if (!o.path.startsWith('/')) {
       throw new RangeError(`ws gateway: path must start with '/' (got "${o.path}")`);
+    }
     for (const key of ['ackTimeoutMs', 'heartbeatSeconds', 'maxFrameBytes', 'tickMs', 'refreshMs'] as const) {
       if (!(o[key] > 0)) throw new RangeError(`ws gateway: ${key} must be positive (got ${o[key]})`);
     }
@@ -106,10 +109,20 @@ export class WsGateway {
     this.batcher = new RegistryBatcher(deps.registry, o.workerId, o.refreshMs, this.log, () =>
       this.conns.values(),
     );
+    this.frames = new ClientFrameHandler(deps.uplink, this.log, {
+      ack: (conn, ids) => this.onAck(conn, ids),
+      close: (conn, code, reason) => this.closeConn(conn, code, reason),
+    });
     this.listeners = socketListeners({
-      data: (conn, data, isBinary) => this.onData(conn, data, isBinary),
+      data: (conn, data, isBinary) => {
+        this.markRead(conn);
+        this.frames.onData(conn, data, isBinary);
+      },
       read: (conn) => this.markRead(conn),
-      closed: (conn) => this.release(conn),
+      closed: (conn) => {
+        this.release(conn);
+        this.closing.delete(conn.ws);
+      },
       error: (conn, err) => this.log.debug({ err: errorMessage(err), conn: conn.connId }, 'socket error'),
     });
   }
@@ -161,14 +174,24 @@ export class WsGateway {
         this.log.warn({ err: errorMessage(err), uid: claims.uid }, 'admission check failed');
         return refuse(socket, 503, { code: 'unavailable', message: 'try again later' });
       }
-      if (!verdict.ok)
+      if (!verdict.ok) {
         return refuse(socket, verdict.status, { code: verdict.code, message: verdict.message });
+      }
     }
     // The client may have gone away, or the gateway stopped, while we were verifying.
     if (socket.destroyed) return;
     if (this.stopped) return refuse(socket, 503, { code: 'unavailable', message: 'worker is stopping' });
     socket.off('error', destroyOnError);
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, claims, ip, target.channel));
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      try {
+        this.accept(ws, claims, ip, target.channel);
+      } catch (err) {
+        // The socket speaks WebSocket now, so an HTTP error answer is no longer possible.
+        this.log.error({ err, uid: claims.uid }, 'accepting a connection failed');
+        if (ws.conn) this.release(ws.conn);
+        ws.terminate();
+      }
+    });
   }
 
   private accept(ws: GatewaySocket, claims: Claims, ip: string, channel: string): void {
@@ -292,80 +315,10 @@ export class WsGateway {
     this.wheel.reschedule(ack, now + this.ackTimeoutMs);
   }
 
-  // ---- client frames ----
-
+  /** Anything read from the client (frame, ping, pong) proves it alive and answers an outstanding ping. */
   private markRead(conn: Connection): void {
     conn.lastRead = Date.now();
     conn.pinged = false;
-  }
-
-  private onData(conn: Connection, data: RawData, isBinary: boolean): void {
-    this.markRead(conn);
-    if (isBinary) return this.closeConn(conn, CloseCode.protocolError, 'binary frames are not supported');
-    const parsed = parseClientFrame(rawText(data));
-    if (!parsed.ok) {
-      const { code, message, ref } = parsed;
-      conn.send(ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref });
-      if (++conn.invalidFrames >= MAX_INVALID_FRAMES) {
-        this.closeConn(conn, CloseCode.protocolError, 'too many invalid frames');
-      }
-      return;
-    }
-    // Every async path ends in this catch: a client frame must never surface as an unhandled rejection.
-    this.onFrame(conn, parsed.frame).catch((err: unknown) =>
-      this.log.error({ err, conn: conn.connId }, 'client frame handling failed'),
-    );
-  }
-
-  private async onFrame(conn: Connection, frame: ClientFrame): Promise<void> {
-    const { uplink } = this.deps;
-    switch (frame.type) {
-      case 'ack':
-        return this.onAck(conn, frame.ids);
-      case 'ping':
-        conn.send({ type: 'pong' });
-        return;
-      case 'send': {
-        const { clientMsgId, message } = frame;
-        try {
-          const res = await uplink.send({ from: conn.uid, conn: conn.connId, clientMsgId, message });
-          conn.send(
-            res.ok
-              ? { type: 'sent', clientMsgId, message: res.message }
-              : { type: 'error', code: res.error.code, message: res.error.message, ref: clientMsgId },
-          );
-        } catch (err) {
-          conn.send(this.uplinkError(err, clientMsgId));
-        }
-        return;
-      }
-      case 'sync': {
-        const { conversation, after, limit } = frame;
-        try {
-          const page = await uplink.sync({ uid: conn.uid, conversation, after, limit });
-          conn.send({ type: 'sync', conversation, messages: page.messages, hasMore: page.hasMore });
-        } catch (err) {
-          conn.send(this.uplinkError(err, conversation));
-        }
-        return;
-      }
-      case 'read': {
-        const { conversation, seq } = frame;
-        try {
-          await uplink.read({ uid: conn.uid, conversation, seq });
-        } catch (err) {
-          conn.send(this.uplinkError(err, conversation));
-        }
-        return;
-      }
-    }
-  }
-
-  /** Business' own refusals pass through; anything else means business could not be reached. */
-  private uplinkError(err: unknown, ref: string): ServerFrame {
-    if (err instanceof CourierError) return { type: 'error', code: err.code, message: err.message, ref };
-    this.log.warn({ err: errorMessage(err), ref }, 'uplink call failed');
-    return { type: 'error', code: 'unavailable', message: 'business is unavailable, retry', ref };
   }
 
   // ---- close ----
@@ -373,6 +326,7 @@ export class WsGateway {
   private closeConn(conn: Connection, code: number, reason: string): void {
     this.release(conn);
     conn.close(code, reason);
+    if (conn.ws.readyState !== GatewaySocket.CLOSED) this.closing.add(conn.ws);
   }
 
   /** Forgets a connection: runs once, on the first of server-side close or the socket's close event. */
@@ -387,8 +341,13 @@ export class WsGateway {
 
   // ---- state for the worker (gRPC stream, draining, discovery) ----
 
+  /**
+   * Sockets still open: held connections plus those closed by the gateway (closeAll, kicks) whose close
+   * handshake is in progress, so a draining worker can wait for this to reach 0. Only held connections
+   * appear in uids(), entries() and the registry.
+   */
   connectionCount(): number {
-    return this.conns.size;
+    return this.conns.size + this.closing.size;
   }
 
   uids(): string[] {
@@ -428,6 +387,8 @@ export class WsGateway {
       this.release(conn);
       conn.ws.terminate();
     }
+    for (const ws of this.closing) ws.terminate();
+    this.closing.clear();
     this.wheel.stop();
     await this.batcher.stop();
   }
@@ -443,3 +404,8 @@ const DEFAULTS = {
   tickMs: 100,
   refreshMs: 60_000,
 };
+
+/** Lets a caller pass `{ path: undefined }` and still get the default. */
+function withoutUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -23,7 +23,7 @@ interface Backend {
   dialect: StoreDialect;
   /** Several stores may migrate and write one database at once (several nodes). */
   multiNode: boolean;
-  config(name: string, store?: Record<string, unknown>): Promise<Config['store']>;
+  config(name: string): Promise<Config['store']>;
   /** A raw connection to database `name`, for stores built by hand (replica, statement counting). */
   open(name: string): Promise<Kysely<Database>>;
   stop(): Promise<void>;
@@ -35,8 +35,7 @@ async function sqliteBackend(): Promise<Backend> {
   return {
     dialect: sqliteDialect,
     multiNode: false,
-    config: async (name, store = {}) =>
-      configSchema.parse({ store: { driver: 'sqlite', sqlite: { path: path(name) }, ...store } }).store,
+    config: async (name) => configSchema.parse({ store: { sqlite: { path: path(name) } } }).store,
     open: async (name) => openSqlite(path(name)),
     stop: async () => dir.remove(),
   };
@@ -47,9 +46,9 @@ async function mysqlBackend(): Promise<Backend> {
   return {
     dialect: mysqlDialect,
     multiNode: true,
-    config: async (name, store = {}) => {
+    config: async (name) => {
       const mysql = { url: await server.createDatabase(name), poolSize: 4 };
-      return configSchema.parse({ store: { driver: 'mysql', mysql, ...store } }).store;
+      return configSchema.parse({ store: { driver: 'mysql', mysql } }).store;
     },
     open: async (name) => openMysql(await server.createDatabase(name), 4, 'test'),
     stop: () => server.stop(),
@@ -82,8 +81,8 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
     const opened: Store[] = [];
     const logger = silentLogger();
 
-    const openStore = async (db: string, options: Record<string, unknown> = {}) => {
-      const s = await createStore(await backend.config(db, options), logger);
+    const openStore = async (db: string) => {
+      const s = await createStore(await backend.config(db), logger);
       opened.push(s);
       return s;
     };
@@ -170,32 +169,51 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
       assert.equal(await store.lastSeq(uniqueId('none')), 0);
     });
 
-    it('group commit: 200 concurrent appends share a few multi-row inserts', async () => {
-      const batches: number[] = [];
+    /** A store on a fresh database that reports the row count of every INSERT into messages. */
+    const watchedStore = async (groupCommitMaxRows: number, onInsert: (rows: number) => void) => {
       const counter: KyselyPlugin = {
         transformQuery: ({ node }) => {
           if (InsertQueryNode.is(node) && node.into?.table.identifier.name === 'messages') {
-            batches.push(node.values && ValuesNode.is(node.values) ? node.values.values.length : 0);
+            onInsert(node.values && ValuesNode.is(node.values) ? node.values.values.length : 0);
           }
           return node;
         },
         transformResult: async ({ result }) => result,
       };
-      const s = handBuilt((await backend.open(uniqueId('db'))).withPlugin(counter), undefined, 50);
+      const db = (await backend.open(uniqueId('db'))).withPlugin(counter);
+      const s = handBuilt(db, undefined, groupCommitMaxRows);
       await s.migrate();
-      const conv = uniqueId('c');
-      await s.ensureConversation({ id: conv, kind: 'direct', members: ['alice', 'bob'] });
-      const messages = Array.from({ length: 200 }, (_, i) => message(conv, i + 1));
+      await s.ensureConversation({ id: 'c', kind: 'direct', members: ['alice', 'bob'] });
+      return s;
+    };
+
+    it('group commit: 200 concurrent appends share a few multi-row inserts', async () => {
+      const batches: number[] = [];
+      const s = await watchedStore(50, (rows) => batches.push(rows));
+      const messages = Array.from({ length: 200 }, (_, i) => message('c', i + 1));
       await Promise.all([...messages].reverse().map((m) => s.append(m)));
-      assert.deepEqual((await s.history(conv, 0, 500)).messages, messages.map(stored));
-      assert.equal(
-        batches.reduce((a, b) => a + b, 0),
-        200,
-      );
+      assert.deepEqual((await s.history('c', 0, 500)).messages, messages.map(stored));
+      const total = batches.reduce((a, b) => a + b, 0);
+      assert.equal(total, 200);
       assert.ok(Math.max(...batches) <= 50, `batch over groupCommitMaxRows: ${batches.join(',')}`);
       assert.ok(batches.length <= 10, `expected a few batches, got ${batches.length}`);
-      assert.equal(await s.lastSeq(conv), 200);
-      assert.equal((await s.getConversation(conv))?.lastSeq, 200, 'last_seq moved to the max');
+      assert.equal(await s.lastSeq('c'), 200);
+      assert.equal((await s.getConversation('c'))?.lastSeq, 200, 'last_seq moved to the max');
+    });
+
+    it('group commit: appends made while a flush runs form the next batch', async () => {
+      const batches: number[] = [];
+      const during: Promise<void>[] = [];
+      const s = await watchedStore(500, (rows) => {
+        batches.push(rows);
+        // The first flush is under way: these queue up behind it.
+        if (batches.length === 1)
+          for (let seq = 2; seq <= 21; seq++) during.push(s.append(message('c', seq)));
+      });
+      await s.append(message('c', 1)); // idle: flushed at once, alone
+      await Promise.all(during);
+      assert.deepEqual(batches, [1, 20]);
+      assert.equal(await s.lastSeq('c'), 21);
     });
 
     it('last seq and updatedAt never move backwards', async () => {
@@ -313,11 +331,11 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
     });
 
     it('setAgent hands a customer-service conversation to another agent', async () => {
-      const [merchant, conv, agent1, agent2] = [
-        uniqueId('shop'),
-        uniqueId('cs'),
-        uniqueId('a'),
-        uniqueId('a'),
+      const [merchant, conv, agent1, agent2] = ['shop', 'cs', 'a', 'a'].map(uniqueId) as [
+        string,
+        string,
+        string,
+        string,
       ];
       const kind = 'customer_service';
       await store.ensureConversation({ id: conv, kind, members: ['cust', agent1], merchant, agent: agent1 });
@@ -330,13 +348,7 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
       assert.deepEqual(await ids(agent2), [conv]);
       assert.deepEqual(await ids(agent1), []);
       const sessions = await store.openSessions(merchant, [agent1, agent2]);
-      assert.deepEqual(
-        sessions,
-        new Map([
-          [agent1, 0],
-          [agent2, 1],
-        ]),
-      );
+      assert.deepEqual(Object.fromEntries(sessions), { [agent1]: 0, [agent2]: 1 });
       assert.deepEqual(await store.setAgent(conv, agent2), moved, 'same agent again changes nothing');
       const d = uniqueId('c');
       await direct(d);
@@ -373,14 +385,7 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
         });
       await Promise.all([cs(merchant, 'a'), cs(merchant, 'a'), cs(merchant, 'b'), cs(other, 'a')]);
       const counts = await store.openSessions(merchant, ['a', 'b', 'c']);
-      assert.deepEqual(
-        counts,
-        new Map([
-          ['a', 2],
-          ['b', 1],
-          ['c', 0],
-        ]),
-      );
+      assert.deepEqual(Object.fromEntries(counts), { a: 2, b: 1, c: 0 });
       assert.deepEqual(await store.openSessions(merchant, []), new Map());
     });
 

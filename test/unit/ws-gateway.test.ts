@@ -508,6 +508,7 @@ test('closeAll drains with 1012; later upgrades get 503 after stop', async () =>
   await Promise.all(clients.map((c) => c.next('welcome')));
   assert.equal(h.gateway.closeAll(1012, 'draining'), 2);
   for (const c of clients) assert.equal(await c.closeCode(), 1012);
+  await waitFor('close handshakes done', () => h.gateway.connectionCount() === 0, WAIT_MS, 10);
   await h.gateway.stop();
   assert.equal((await h.registry.lookup(['ned', 'ola'])).size, 0);
   const token = h.verifier.issue('pat');
