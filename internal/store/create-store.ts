@@ -1,18 +1,26 @@
 // Chooses the store driver from the config and brings its schema up to date.
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import type { KyselyStore } from './kysely-store.js';
 import { createMysqlStore } from './mysql-store.js';
 import { createSqliteStore } from './sqlite-store.js';
 import type { Store } from './store.js';
 
-/** A migrated, ready store for `options.driver`; the logger gets a `component: store` child. */
+async function open(options: Config['store'], logger: Logger): Promise<KyselyStore> {
+  const { driver, groupCommitMaxRows } = options;
+  switch (driver) {
+    case 'sqlite':
+      return createSqliteStore({ path: options.sqlite.path, groupCommitMaxRows }, logger);
+    case 'mysql':
+      return createMysqlStore({ ...options.mysql, groupCommitMaxRows }, logger);
+    default:
+      throw new Error(`store.driver: unknown driver ${String(driver satisfies never)}`);
+  }
+}
+
+/** A migrated, ready store for `options.driver`; logs under a `component: store` child logger. */
 export async function createStore(options: Config['store'], logger: Logger): Promise<Store> {
-  const log = logger.child({ component: 'store', driver: options.driver });
-  const { groupCommitMaxRows } = options;
-  const store =
-    options.driver === 'mysql'
-      ? await createMysqlStore({ ...options.mysql, groupCommitMaxRows }, log)
-      : createSqliteStore({ path: options.sqlite.path, groupCommitMaxRows }, log);
+  const store = await open(options, logger.child({ component: 'store', driver: options.driver }));
   try {
     await store.migrate();
   } catch (err) {

@@ -55,10 +55,12 @@ export interface Database {
 const id = `varchar(${MAX_ID_LENGTH})` as const;
 
 // Migrations only ever get appended: kysely runs those it has not recorded yet, in name order. MySQL has no
-// transactional DDL, so tables use IF NOT EXISTS to let a migration interrupted half-way run again.
+// transactional DDL, so a migration interrupted half-way is not rolled back; IF NOT EXISTS on the tables
+// lets most such runs simply go again (an index created just before the crash needs dropping by hand).
 function migrations(dialect: StoreDialect): Record<string, Migration> {
-  const options = <T extends { modifyEnd(e: NonNullable<StoreDialect['tableOptions']>): T }>(t: T): T =>
-    dialect.tableOptions ? t.modifyEnd(dialect.tableOptions) : t;
+  const withTableOptions = <T extends { modifyEnd(e: NonNullable<StoreDialect['tableOptions']>): T }>(
+    t: T,
+  ): T => (dialect.tableOptions ? t.modifyEnd(dialect.tableOptions) : t);
   return {
     '0001_initial': {
       async up(db: Kysely<unknown>): Promise<void> {
@@ -79,7 +81,7 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addUniqueConstraint('messages_id_unique', ['id'])
           // NULLs never collide, so messages without a clientMsgId are not constrained.
           .addUniqueConstraint('messages_client_msg_id_unique', ['sender', 'client_msg_id'])
-          .$call(options)
+          .$call(withTableOptions)
           .execute();
 
         await db.schema
@@ -93,7 +95,7 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addColumn('last_seq', 'bigint', (c) => c.notNull().defaultTo(0))
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .addColumn('updated_at', 'bigint', (c) => c.notNull())
-          .$call(options)
+          .$call(withTableOptions)
           .execute();
         // Listing sorts by (updated_at, id); openSessions counts by (merchant, agent).
         await db.schema
@@ -115,7 +117,7 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addColumn('joined_at', 'bigint', (c) => c.notNull())
           .addColumn('read_seq', 'bigint', (c) => c.notNull().defaultTo(0))
           .addPrimaryKeyConstraint('members_pk', ['conversation', 'uid'])
-          .$call(options)
+          .$call(withTableOptions)
           .execute();
         await db.schema.createIndex('members_uid').on('members').column('uid').execute();
 
@@ -126,7 +128,7 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addColumn('uid', id, (c) => c.notNull())
           .addColumn('max_sessions', 'integer', (c) => c.notNull())
           .addPrimaryKeyConstraint('merchant_agents_pk', ['merchant', 'uid'])
-          .$call(options)
+          .$call(withTableOptions)
           .execute();
       },
     },

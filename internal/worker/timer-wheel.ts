@@ -113,6 +113,8 @@ export class TimerWheel<T> {
 
   /** Moves an entry (scheduled or not) to a new deadline without allocating. */
   reschedule(handle: TimerHandle<T>, at: number): void {
+    // NaN would land in a slot and never fire; Infinity is allowed and means "never".
+    if (Number.isNaN(at)) throw new RangeError('timer wheel: deadline is NaN');
     this.unlink(handle);
     const tick = Math.max(Math.ceil(at / this.tickMs), this.cursor + 1);
     const slot = tick & this.mask;

@@ -3,7 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type Server as WsServer } from 'ws';
 import type { Claims, TokenVerifier } from '../auth/claims.js';
-import { CourierError, errorMessage } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { CloseCode } from '../protocol/frames.js';
 import { connectionId } from '../protocol/message.js';
@@ -14,7 +14,9 @@ import { Connection, GatewaySocket, PendingAck, TimerKind, socketListeners } fro
 import { RegistryBatcher } from './registry-batcher.js';
 import { TimerWheel, type TimerHandle } from './timer-wheel.js';
 import type { Uplink } from './uplink.js';
-import { clientIp, destroyOnError, readUpgradeTarget, refuse } from './ws-handshake.js';
+import { admitUpgrade, destroyOnError, refuse, type Admit, type Admitted } from './ws-handshake.js';
+
+export type { Admit, AdmitContext, AdmitResult } from './ws-handshake.js';
 
 // The worker's WebSocket side (DESIGN §1 step 4 and §4): authenticates clients before the upgrade, records
 // their connections in the registry, writes the frames the dispatcher pushes, tracks ACKs and resends, and
@@ -33,22 +35,14 @@ export interface WsGatewayOptions {
   refreshMs?: number; // period of the registry refresh pass (default 60_000; keep ≤ registry ttl / 3)
 }
 
-export interface AdmitContext {
-  uid: string;
-  ip: string;
-}
-export type AdmitResult = { ok: true } | { ok: false; status: 403 | 429; code: string; message: string };
-
 export interface WsGatewayDeps {
   verifier: TokenVerifier;
   registry: Registry;
   uplink: Uplink;
   logger: Logger;
   /** Checked after the token and before the upgrade (blacklist, connection-rate limits). */
-  admit?: (ctx: AdmitContext) => Promise<AdmitResult>;
+  admit?: Admit;
 }
-
-const MAX_CHANNEL_CHARS = 64;
 
 export class WsGateway {
   private readonly workerId: string;
@@ -136,80 +130,42 @@ export class WsGateway {
 
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', destroyOnError);
-    this.upgrade(req, socket, head).catch((err: unknown) => {
-      this.log.error({ err }, 'upgrade failed');
-      refuse(socket, 500, { code: 'internal', message: 'internal error' });
-    });
+    const unavailable = { status: 503, body: { code: 'unavailable', message: 'worker is stopping' } };
+    if (this.stopped) return refuse(socket, unavailable);
+    const { verifier, admit } = this.deps;
+    admitUpgrade(req, { path: this.path, verifier, admit, log: this.log })
+      .then((verdict) => {
+        if (!('claims' in verdict)) return refuse(socket, verdict);
+        // The client may have gone away, or the gateway stopped, while the token was being verified.
+        if (socket.destroyed) return;
+        if (this.stopped) return refuse(socket, unavailable);
+        socket.off('error', destroyOnError);
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, verdict));
+      })
+      .catch((err: unknown) => {
+        this.log.error({ err }, 'upgrade failed');
+        refuse(socket, { status: 500, body: { code: 'internal', message: 'internal error' } });
+      });
   };
 
-  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const target = readUpgradeTarget(req);
-    if (!target || target.pathname !== this.path) {
-      return refuse(socket, 404, { code: 'not_found', message: 'no WebSocket endpoint here' });
-    }
-    if (this.stopped) return refuse(socket, 503, { code: 'unavailable', message: 'worker is stopping' });
-    if (!target.token) return refuse(socket, 401, { code: 'unauthorized', message: 'missing token' });
-    if (target.channel.length > MAX_CHANNEL_CHARS) {
-      const message = `channel holds at most ${MAX_CHANNEL_CHARS} characters`;
-      return refuse(socket, 400, { code: 'invalid_request', message, field: 'channel' });
-    }
-    let claims: Claims;
+  private accept(ws: GatewaySocket, { claims, ip, channel }: Admitted): void {
     try {
-      claims = await this.deps.verifier.verify(target.token);
+      this.hold(ws, claims, ip, channel);
     } catch (err) {
-      if (err instanceof CourierError && err.status === 401) return refuse(socket, 401, err.toBody());
-      this.log.warn({ err: errorMessage(err) }, 'token verifier failed');
-      return refuse(socket, 401, { code: 'unauthorized', message: 'invalid token' });
+      // The socket speaks WebSocket now, so an HTTP error answer is no longer possible.
+      this.log.error({ err, uid: claims.uid }, 'accepting a connection failed');
+      if (ws.conn) this.release(ws.conn);
+      ws.terminate();
     }
-    if (claims.expiresAt <= Date.now()) {
-      return refuse(socket, 401, { code: 'token_expired', message: 'token expired' });
-    }
-    const ip = clientIp(req);
-    if (this.deps.admit) {
-      let verdict: AdmitResult;
-      try {
-        verdict = await this.deps.admit({ uid: claims.uid, ip });
-      } catch (err) {
-        // Fail closed: when the blacklist cannot be read, a banned user must not get in; clients retry.
-        this.log.warn({ err: errorMessage(err), uid: claims.uid }, 'admission check failed');
-        return refuse(socket, 503, { code: 'unavailable', message: 'try again later' });
-      }
-      if (!verdict.ok) {
-        return refuse(socket, verdict.status, { code: verdict.code, message: verdict.message });
-      }
-    }
-    // The client may have gone away, or the gateway stopped, while we were verifying.
-    if (socket.destroyed) return;
-    if (this.stopped) return refuse(socket, 503, { code: 'unavailable', message: 'worker is stopping' });
-    socket.off('error', destroyOnError);
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      try {
-        this.accept(ws, claims, ip, target.channel);
-      } catch (err) {
-        // The socket speaks WebSocket now, so an HTTP error answer is no longer possible.
-        this.log.error({ err, uid: claims.uid }, 'accepting a connection failed');
-        if (ws.conn) this.release(ws.conn);
-        ws.terminate();
-      }
-    });
   }
 
-  private accept(ws: GatewaySocket, claims: Claims, ip: string, channel: string): void {
+  private hold(ws: GatewaySocket, claims: Claims, ip: string, channel: string): void {
     const now = Date.now();
     let connId: string;
     do connId = connectionId(claims.role, claims.platform, randomBytes(6).toString('base64url'));
     while (this.conns.has(connId));
-    const conn = new Connection(
-      ws,
-      claims.uid,
-      connId,
-      claims.role,
-      claims.platform,
-      channel,
-      ip,
-      claims.expiresAt,
-      now,
-    );
+    const { uid, role, platform, expiresAt } = claims;
+    const conn = new Connection(ws, uid, connId, role, platform, channel, ip, expiresAt, now);
     ws.conn = conn;
     ws.on('message', this.listeners.message);
     ws.on('pong', this.listeners.activity);

@@ -1,18 +1,77 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { ErrorBody } from '../errors.js';
+import type { Claims, TokenVerifier } from '../auth/claims.js';
+import { CourierError, errorMessage, type ErrorBody } from '../errors.js';
+import type { Logger } from '../log/logger.js';
 
 // The HTTP half of a WebSocket connect (DESIGN §4): everything is decided on the plain upgrade request, so
-// a refused client gets an ordinary HTTP status and JSON error body, and never a WebSocket.
+// a refused client gets an ordinary HTTP status and JSON error body (401 token, 403 banned, 429 too many
+// attempts), and never a WebSocket.
 
-/** The upgrade request's target and the parameters the gateway reads from it. */
-export interface UpgradeTarget {
-  pathname: string;
-  token: string | null;
+export interface AdmitContext {
+  uid: string;
+  ip: string;
+}
+export type AdmitResult = { ok: true } | { ok: false; status: 403 | 429; code: string; message: string };
+/** Checked after the token and before the upgrade (blacklist, connection-rate limits). */
+export type Admit = (ctx: AdmitContext) => Promise<AdmitResult>;
+
+/** A request that passed every check: who it is and what goes into its registry entry. */
+export interface Admitted {
+  claims: Claims;
+  ip: string;
   channel: string;
 }
 
-export function readUpgradeTarget(req: IncomingMessage): UpgradeTarget | null {
+export type Refusal = { status: number; body: ErrorBody };
+
+const MAX_CHANNEL_CHARS = 64; // `?channel=` ends up in every registry value of the connection
+
+/** Decides on one upgrade request; never throws (a failing verifier or admit hook becomes a refusal). */
+export async function admitUpgrade(
+  req: IncomingMessage,
+  checks: { path: string; verifier: TokenVerifier; admit: Admit | undefined; log: Logger },
+): Promise<Admitted | Refusal> {
+  const target = readTarget(req);
+  if (!target || target.pathname !== checks.path) {
+    return { status: 404, body: { code: 'not_found', message: 'no WebSocket endpoint here' } };
+  }
+  if (!target.token) return { status: 401, body: { code: 'unauthorized', message: 'missing token' } };
+  if (target.channel.length > MAX_CHANNEL_CHARS) {
+    const message = `channel holds at most ${MAX_CHANNEL_CHARS} characters`;
+    return { status: 400, body: { code: 'invalid_request', message, field: 'channel' } };
+  }
+  let claims: Claims;
+  try {
+    claims = await checks.verifier.verify(target.token);
+  } catch (err) {
+    if (err instanceof CourierError && err.status === 401) return { status: 401, body: err.toBody() };
+    checks.log.warn({ err: errorMessage(err) }, 'token verifier failed');
+    return { status: 401, body: { code: 'unauthorized', message: 'invalid token' } };
+  }
+  if (!(claims.expiresAt > Date.now())) {
+    // Also catches a NaN expiry from a broken verifier, which would otherwise never expire.
+    return { status: 401, body: { code: 'token_expired', message: 'token expired' } };
+  }
+  const ip = clientIp(req);
+  if (checks.admit) {
+    let verdict: AdmitResult;
+    try {
+      verdict = await checks.admit({ uid: claims.uid, ip });
+    } catch (err) {
+      // Fail closed: when the blacklist cannot be read, a banned user must not get in; clients retry.
+      checks.log.warn({ err: errorMessage(err), uid: claims.uid }, 'admission check failed');
+      return { status: 503, body: { code: 'unavailable', message: 'try again later' } };
+    }
+    if (!verdict.ok)
+      return { status: verdict.status, body: { code: verdict.code, message: verdict.message } };
+  }
+  return { claims, ip, channel: target.channel };
+}
+
+function readTarget(
+  req: IncomingMessage,
+): { pathname: string; token: string | null; channel: string } | null {
   let url: URL;
   try {
     // Only the path and query are used; the base just makes a relative request target parseable.
@@ -43,7 +102,7 @@ export function clientIp(req: IncomingMessage): string {
 }
 
 /** Answers the upgrade request with a plain HTTP error and closes the socket once it is flushed. */
-export function refuse(socket: Duplex, status: number, body: ErrorBody): void {
+export function refuse(socket: Duplex, { status, body }: Refusal): void {
   if (socket.destroyed) return;
   if (!socket.writable) {
     socket.destroy();

@@ -331,12 +331,8 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>): void 
     });
 
     it('setAgent hands a customer-service conversation to another agent', async () => {
-      const [merchant, conv, agent1, agent2] = ['shop', 'cs', 'a', 'a'].map(uniqueId) as [
-        string,
-        string,
-        string,
-        string,
-      ];
+      const [merchant, conv] = [uniqueId('shop'), uniqueId('cs')];
+      const [agent1, agent2] = [uniqueId('a'), uniqueId('a')];
       const kind = 'customer_service';
       await store.ensureConversation({ id: conv, kind, members: ['cust', agent1], merchant, agent: agent1 });
       const moved = await store.setAgent(conv, agent2);

@@ -216,6 +216,12 @@ test('the interval drives the wheel on the real clock (unref: never keeps the pr
   wheel.stop();
 });
 
+test('a NaN deadline is refused', () => {
+  const w = fakeWheel();
+  assert.throws(() => w.wheel.schedule(Number.NaN, 'x'), /NaN/);
+  assert.equal(w.wheel.size, 0);
+});
+
 test('options are checked', () => {
   assert.throws(() => new TimerWheel({ tickMs: 0 }, () => undefined), /tickMs/);
   assert.throws(() => new TimerWheel({ tickMs: 10, slots: 0, autoStart: false }, () => undefined), /slots/);
