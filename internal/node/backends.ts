@@ -101,7 +101,7 @@ export class Backends {
 
   store(): Promise<Store> {
     if (!this.storeValue) {
-      const pending = createStore(this.config.store, this.logger.child({ component: 'store' }));
+      const pending = createStore(this.config.store, this.logger);
       this.storeValue = pending;
       this.closers.push(async () => (await pending).close());
     }
