@@ -6,6 +6,8 @@ export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', 'web/dist/**'] },
   js.configs.recommended,
   { languageOptions: { globals: { ...globals.node } } },
+  // The demo pages run in the browser only (the client SDK they bundle is checked for both, by web/tsconfig.json).
+  { files: ['web/**/*.ts'], languageOptions: { globals: { ...globals.browser } } },
   ...tseslint.configs.recommended,
   {
     rules: {

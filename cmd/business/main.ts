@@ -16,13 +16,23 @@ try {
   const internalKey = requireInternalKey(config);
   const tokens = await JwtTokens.create(config.auth.jwt);
   const business = await startBusiness(
-    { id, business: config.business, apiKeys: config.auth.apiKeys, internalKey },
+    {
+      id,
+      business: config.business,
+      apiKeys: config.auth.apiKeys,
+      internalKey,
+      trustedProxies: config.http.trustedProxies,
+      banTtlSeconds: config.blacklist.defaultTtlSeconds,
+    },
     {
       store: await backends.store(),
       sequencer: await backends.sequencer(),
       discovery: backends.discovery(),
       tokens,
       logger,
+      registry: backends.registry(),
+      blacklist: backends.blacklist(),
+      rateLimits: backends.rateLimits(),
     },
   );
   new Lifecycle([business], backends, logger, config.shutdown.graceSeconds * 1000).handleSignals();

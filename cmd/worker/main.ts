@@ -22,8 +22,15 @@ try {
       registryTtlSeconds: config.registry.ttlSeconds,
       internalKey,
       uplinkTimeoutMs: config.business.dispatchTimeoutMs,
+      trustedProxies: config.http.trustedProxies,
     },
-    { registry: backends.registry(), discovery: backends.discovery(), verifier: tokens, logger },
+    {
+      registry: backends.registry(),
+      discovery: backends.discovery(),
+      verifier: tokens,
+      logger,
+      blacklist: backends.blacklist(),
+    },
   );
   new Lifecycle([worker], backends, logger, config.shutdown.graceSeconds * 1000).handleSignals();
 } catch (err) {

@@ -1,28 +1,39 @@
 import type { JwtTokens } from '../auth/tokens.js';
 import { ApiKeys } from '../auth/tokens.js';
+import type { Blacklist } from '../blacklist/blacklist.js';
+import { ClientIp } from '../blacklist/client-ip.js';
 import type { Config } from '../config/schema.js';
 import type { Discovery, Registration } from '../discovery/discovery.js';
 import { errorMessage } from '../errors.js';
-import { PassThroughFilter, type ContentFilter } from '../filter/filter.js';
+import type { ContentFilter } from '../filter/filter.js';
 import { advertisedHost, createApp, finishApp, listen } from '../http/app.js';
 import { InternalAuth } from '../http/internal-auth.js';
 import type { Logger } from '../log/logger.js';
 import type { RoleNode } from '../node/lifecycle.js';
+import type { Registry } from '../registry/registry.js';
 import type { Sequencer } from '../sequencer/sequencer.js';
 import type { Store } from '../store/store.js';
+import { mountBlacklistApi, SenderBanCheck } from './blacklist-api.js';
+import { mountChatApi } from './chat-api.js';
+import { ConversationService } from './conversation-service.js';
+import { CustomerService } from './customer-service.js';
 import { DispatchClient } from './dispatch-client.js';
 import { GatewaySelector } from './gateway.js';
 import { mountBusinessApi } from './http-api.js';
-import { HttpAuth } from './http-auth.js';
-import { MessageService } from './message-service.js';
+import { HttpAuth, type HttpRateLimits } from './http-auth.js';
 import { ReadService } from './read-service.js';
+import { SendPolicy } from './send-policy.js';
+import { SensitiveWords } from './sensitive-words-service.js';
 import { mountUplinkApi } from './uplink-api.js';
+import { mountWeb } from './web.js';
 
 export interface BusinessNodeOptions {
   id: string;
   business: Config['business'];
   apiKeys: string[];
   internalKey: string;
+  trustedProxies?: readonly string[]; // http.trustedProxies: whose X-Forwarded-For is believed
+  banTtlSeconds?: number; // blacklist.defaultTtlSeconds: a manual ban without ttlSeconds (default 86_400)
 }
 
 export interface BusinessNodeDeps {
@@ -31,7 +42,12 @@ export interface BusinessNodeDeps {
   discovery: Discovery;
   tokens: JwtTokens;
   logger: Logger;
+  /** Live connections: agent presence for assignment, and GET /v1/users/{uid}/presence. */
+  registry: Registry;
+  /** Replaces the sensitive-word filter (tests, tools); GET/PUT /v1/sensitive-words then change nothing. */
   filter?: ContentFilter;
+  blacklist?: Blacklist; // without one, nobody is banned and /v1/blacklist is not served
+  rateLimits?: HttpRateLimits;
 }
 
 /** Starts a business node: the public HTTP API and the uplink API workers call, registered in discovery. */
@@ -41,6 +57,16 @@ export async function startBusiness(
 ): Promise<RoleNode & { http: string; port: number }> {
   const { id, business } = options;
   const logger = deps.logger.child({ component: 'business', node: id });
+  // First: a word file that cannot be read stops the start before anything runs.
+  const sensitiveWords = new SensitiveWords(
+    {
+      file: business.sensitiveWords.file,
+      mode: business.sensitiveWords.mode,
+      pollMs: business.sensitiveWords.pollSeconds * 1000,
+    },
+    deps.store,
+    logger,
+  );
   const dispatcher = new DispatchClient(
     { key: options.internalKey, timeoutMs: business.dispatchTimeoutMs },
     deps.discovery,
@@ -50,22 +76,40 @@ export async function startBusiness(
   const gateway = new GatewaySelector(deps.discovery);
   await gateway.start();
 
-  const messages = new MessageService(
+  const customerService = new CustomerService(
+    { sessionIdleMs: business.sessionIdleSeconds * 1000 },
+    deps.store,
+    deps.registry,
+    logger,
+  );
+  const rules = {
+    customerService,
+    policy: new SendPolicy({ openMessaging: business.openMessaging }, deps.store),
+  };
+  const messages = new SenderBanCheck(
+    deps.blacklist,
     { maxMessageBytes: business.maxMessageBytes },
     deps.store,
     deps.sequencer,
-    deps.filter ?? new PassThroughFilter(),
+    deps.filter ?? sensitiveWords.filter,
     dispatcher,
     logger,
+    rules,
   );
   const reads = new ReadService(deps.store, dispatcher, logger);
 
   let registration: Registration | undefined;
   let draining = false;
+  const auth = new HttpAuth(new ApiKeys(options.apiKeys), deps.tokens, {
+    blacklist: deps.blacklist,
+    limits: deps.rateLimits,
+    clientIp: new ClientIp(options.trustedProxies),
+    logger,
+  });
   // A batch may carry maxBatch messages of maxMessageBytes each; single messages are checked per message.
   const app = createApp({ maxBodyBytes: business.maxBatch * (business.maxMessageBytes + 1024) });
   mountBusinessApi(app, {
-    auth: new HttpAuth(new ApiKeys(options.apiKeys), deps.tokens),
+    auth,
     messages,
     reads,
     tokens: deps.tokens,
@@ -80,9 +124,30 @@ export async function startBusiness(
       return { ready: true };
     },
   });
+  mountChatApi(app, {
+    auth,
+    customerService,
+    conversations: new ConversationService(deps.store, deps.registry),
+    sensitiveWords,
+  });
+  if (deps.blacklist) {
+    const { blacklist } = deps;
+    const defaultTtlSeconds = options.banTtlSeconds ?? 86_400;
+    mountBlacklistApi(app, { auth, blacklist, dispatch: dispatcher, logger, defaultTtlSeconds });
+  }
   mountUplinkApi(app, new InternalAuth(options.internalKey), messages, reads);
+  mountWeb(
+    app,
+    { demoLogin: business.demoLogin, demoMerchants: business.seed.merchants },
+    { tokens: deps.tokens, logger },
+  );
   finishApp(app, logger);
-  const server = await listen(app, business.http.host, business.http.port);
+  await customerService.seed(business.seed.merchants);
+  await sensitiveWords.start();
+  const server = await listen(app, business.http.host, business.http.port).catch((err: unknown) => {
+    sensitiveWords.close();
+    throw err;
+  });
 
   const http = business.http.advertise || `http://${advertisedHost(business.http.host)}:${server.port}`;
   registration = await deps.discovery.register({ role: 'business', id, http });
@@ -107,6 +172,7 @@ export async function startBusiness(
         if (!draining) await server.close();
         dispatcher.close();
         gateway.close();
+        sensitiveWords.close();
       })();
       return closed;
     },

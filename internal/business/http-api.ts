@@ -20,7 +20,8 @@ export interface BusinessApiDeps {
   ready: () => Promise<{ ready: boolean; reason?: string }>;
 }
 
-const int = (name: string, min: number, max: number, fallback: number) =>
+/** An optional integer query parameter within [min, max]. */
+export const int = (name: string, min: number, max: number, fallback: number) =>
   z
     .string()
     .optional()
@@ -141,7 +142,7 @@ export function mountBusinessApi(app: Express, deps: BusinessApiDeps): void {
   );
 }
 
-function param(req: Request, name: string): string {
+export function param(req: Request, name: string): string {
   const value = req.params[name];
   if (!value) throw new CourierError('invalid_request', `${name}: required`, name);
   return value;

@@ -11,7 +11,9 @@ import {
   type HistoryPage,
   type Store,
 } from '../store/store.js';
+import type { CustomerService } from './customer-service.js';
 import { Lru } from './lru.js';
+import type { SendPolicy } from './send-policy.js';
 import {
   parseOrThrow,
   sendRequestSchema,
@@ -43,6 +45,12 @@ export interface MessageServiceOptions {
   maxMessageBytes: number;
 }
 
+/** The chat rules a message is checked against once its content is valid. */
+export interface ChatRules {
+  customerService: CustomerService;
+  policy: SendPolicy;
+}
+
 /** Time-ordered, unique message ids: 12 hex digits of ms time + 10 random hex digits. */
 export function newMessageId(now = Date.now()): string {
   return now.toString(16).padStart(12, '0') + randomBytes(5).toString('hex');
@@ -50,7 +58,9 @@ export function newMessageId(now = Date.now()): string {
 
 /**
  * The rules every message goes through, whatever its ingress (HTTP, batch, WebSocket via a worker):
- * validate → resolve the conversation → filter → seq → store durably → dispatch → answer.
+ * validate → filter → resolve the conversation (permissions, agent assignment) → seq → store durably →
+ * dispatch → answer. The filter runs before the conversation is resolved so that a rejected message leaves
+ * nothing behind: no conversation row, no agent assignment.
  */
 export class MessageService {
   // Direct conversations never change members, so a hit here saves a store round trip per message.
@@ -66,6 +76,7 @@ export class MessageService {
     private readonly filter: ContentFilter,
     private readonly dispatcher: Dispatch,
     private readonly logger: Logger,
+    private readonly rules: ChatRules,
   ) {}
 
   /** Validates untrusted input and sends it. `origin` is the WebSocket connection that sent it, if any. */
@@ -74,14 +85,14 @@ export class MessageService {
     const from = this.senderOf(actor, req);
     const target = targetOf(req);
     const content = validateContent(req.type, req.content, this.options.maxMessageBytes);
-    if (req.clientMsgId === undefined) return this.sendNew(from, target, req, content, origin);
+    if (req.clientMsgId === undefined) return this.sendNew(actor, from, target, req, content, origin);
 
     const key = `${from}\u0000${req.clientMsgId}`;
     const known = this.results.get(key);
     if (known) return known;
     let pending = this.inFlight.get(key);
     if (!pending) {
-      pending = this.sendOnce(key, from, target, req, content, origin).finally(() =>
+      pending = this.sendOnce(actor, key, from, target, req, content, origin).finally(() =>
         this.inFlight.delete(key),
       );
       this.inFlight.set(key, pending);
@@ -90,6 +101,7 @@ export class MessageService {
   }
 
   private async sendOnce(
+    actor: Actor,
     key: string,
     from: string,
     target: Target,
@@ -98,7 +110,7 @@ export class MessageService {
     origin?: string,
   ): Promise<Sent> {
     const stored = await this.store.findByClientMsgId(from, req.clientMsgId as string);
-    const sent = stored ? replay(stored) : await this.sendNew(from, target, req, content, origin);
+    const sent = stored ? replay(stored) : await this.sendNew(actor, from, target, req, content, origin);
     this.results.set(key, sent);
     return sent;
   }
@@ -116,13 +128,13 @@ export class MessageService {
   }
 
   private async sendNew(
+    actor: Actor,
     from: string,
     target: Target,
     req: SendRequest,
     content: SendRequest['content'],
     origin?: string,
   ): Promise<Sent> {
-    const conversation = await this.resolveConversation(from, target);
     const outcome = this.filter.apply(req.type, content);
     if (outcome.action === 'reject') {
       throw new CourierError(
@@ -131,6 +143,7 @@ export class MessageService {
         'content',
       );
     }
+    const conversation = await this.resolveConversation(actor, from, target);
     const seq = await this.sequencer.next(conversation.id);
     const message: Message = {
       id: newMessageId(),
@@ -173,7 +186,7 @@ export class MessageService {
     }
   }
 
-  private async resolveConversation(from: string, target: Target): Promise<Conversation> {
+  private async resolveConversation(actor: Actor, from: string, target: Target): Promise<Conversation> {
     switch (target.kind) {
       case 'to': {
         if (target.uid === from)
@@ -181,6 +194,7 @@ export class MessageService {
         const id = directConversationId(from, target.uid);
         const cached = this.directs.get(id);
         if (cached) return cached;
+        await this.rules.policy.checkDirect(actor, from, target.uid);
         const conv = await this.store.ensureConversation({
           id,
           kind: 'direct',
@@ -195,14 +209,11 @@ export class MessageService {
           throw new CourierError('not_found', `conversation ${target.id} does not exist`, 'conversation');
         if (!conv.members.includes(from))
           throw new CourierError('forbidden', `${from} is not a member of this conversation`, 'conversation');
+        if (conv.kind === 'customer_service') return this.rules.customerService.checkSend(conv, from);
         return conv;
       }
       case 'merchant':
-        throw new CourierError(
-          'not_found',
-          `merchant ${target.merchant} has no customer service yet`,
-          'merchant',
-        );
+        return this.rules.customerService.open(from, target.merchant);
     }
   }
 

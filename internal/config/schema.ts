@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { parseIpRange } from '../blacklist/client-ip.js';
+import { UID_PATTERN } from '../protocol/message.js';
 
 // One schema for every role; each role reads the sections it needs. Defaults and units sit beside each key.
 // Unknown keys are rejected so that a misspelt key stops the process instead of being silently ignored.
@@ -26,6 +28,28 @@ const redis = z
   })
   .strict()
   .default({});
+
+/** A token bucket per caller (DESIGN §3: 429 with Retry-After); perSecond 0 turns the limit off. */
+const rateRule = (perSecond: number, burst: number) =>
+  z
+    .object({
+      perSecond: z.number().min(0).default(perSecond), // requests refilled per second (0 = no limit)
+      burst: z.number().int().min(1).default(burst), // requests allowed at once after a quiet spell
+    })
+    .strict()
+    .default({});
+
+// Blacklist and rate counters sit beside the registry (DESIGN §2), so by default they follow its driver.
+const sharedDriver = z.enum(['memory', 'redis']).optional(); // unset = registry.driver
+
+// A merchant with its agent pool, for business.seed (the demo shop of `npm start`).
+const seedId = z.string().regex(UID_PATTERN, 'must be 1–64 characters of A-Z a-z 0-9 _ . @ -');
+const seedMerchant = z
+  .object({
+    id: seedId,
+    agents: z.array(z.object({ uid: seedId, maxSessions: z.number().int().positive() }).strict()).min(1),
+  })
+  .strict();
 
 export const configSchema = z
   .object({
@@ -125,8 +149,30 @@ export const configSchema = z
         http: listen(8080),
         maxMessageBytes: z.number().int().positive().default(16_384), // serialised content limit
         maxBatch: z.number().int().positive().max(5000).default(500), // messages per POST /v1/messages/batch
-        openMessaging: z.boolean().default(false), // allow any user-to-user message (issue 4)
+        // A customer token may write to merchants, their agents and users it already shares a conversation
+        // with; true lets it write to anyone. API-key senders are trusted servers and never limited.
+        openMessaging: z.boolean().default(false),
+        // A customer-service conversation with no message for this long stops counting toward its agent's
+        // maxSessions (it stays assigned: the customer's next message still goes to that agent); 0 = never.
+        sessionIdleSeconds: z.number().int().min(0).default(1_800),
+        sensitiveWords: z
+          .object({
+            // The list in use until one is PUT to /v1/sensitive-words (then the stored one wins); '' = none.
+            // One word per line, `#` starts a comment line; relative to the working directory.
+            file: z.string().default('configs/sensitive-words.txt'),
+            mode: z.enum(['mask', 'reject']).default('mask'), // with the file's list
+            pollSeconds: z.number().positive().default(3), // how soon a PUT on another node applies here
+          })
+          .strict()
+          .default({}),
+        // Merchants whose agent pool is set at start-up when the store has none for them (the demo shop).
+        seed: z
+          .object({ merchants: z.array(seedMerchant).default([]) })
+          .strict()
+          .default({}),
         dispatchTimeoutMs: z.number().int().positive().default(5_000), // per dispatcher call
+        // POST /demo/token hands a token for any uid to anyone: for the demo web pages of `npm start` only.
+        demoLogin: z.boolean().default(false),
       })
       .strict()
       .default({}),
@@ -148,6 +194,44 @@ export const configSchema = z
         maxFrameBytes: z.number().int().positive().default(65_536), // larger frames close with 1009
         maxPendingAcks: z.number().int().positive().default(1_000), // un-ACKed messages per connection
         tickMs: z.number().int().positive().default(100), // timer wheel resolution
+        handshakeTimeoutMs: z.number().int().positive().default(10_000), // unfinished upgrades are dropped
+        maxFramesPerSecond: z.number().min(0).default(100), // client frames per connection (0 = no cap)
+        frameBurst: z.number().int().positive().default(200), // client frames allowed at once
+      })
+      .strict()
+      .default({}),
+    http: z
+      .object({
+        /**
+         * Peers whose X-Forwarded-For is believed (load balancers, reverse proxies), as addresses or CIDRs;
+         * the client IP is then the right-most untrusted address in it. Business and worker.
+         */
+        trustedProxies: z
+          .array(z.string().refine((v) => parseIpRange(v) !== null, 'must be an IP address or CIDR'))
+          .default([]),
+      })
+      .strict()
+      .default({}),
+    // maxBanSeconds ≥ banSeconds is checked where the blacklist is built: a refine here would hide the
+    // section's keys from the COURIER_* mapping.
+    blacklist: z
+      .object({
+        driver: sharedDriver,
+        maxConnects: z.number().int().min(0).default(20), // attempts per uid per window (0 = no auto bans)
+        maxConnectsPerIp: z.number().int().min(0).default(1_000), // per IP; NAT puts many users behind one
+        windowSeconds: z.number().positive().default(60), // attempts are counted from the first one
+        banSeconds: z.number().positive().default(300), // length of an automatic ban
+        extendSeconds: z.number().min(0).default(60), // added by each attempt during an automatic ban
+        maxBanSeconds: z.number().positive().default(3_600), // an automatic ban ends at most this far ahead
+        defaultTtlSeconds: z.number().int().positive().default(86_400), // manual bans without ttlSeconds
+      })
+      .strict()
+      .default({}),
+    ratelimit: z
+      .object({
+        driver: sharedDriver,
+        apiKey: rateRule(1_000, 2_000), // per server API key
+        user: rateRule(20, 40), // per uid of a user token
       })
       .strict()
       .default({}),

@@ -9,7 +9,15 @@ import { WorkerLink } from './worker-link.js';
 
 export interface DispatchServiceOptions {
   pushTimeoutMs: number; // wait this long for a worker's answer to a batch
+  /**
+   * Sweep a worker's registry entries this long after it left discovery (default 3_000). Long enough to ride
+   * out an etcd restart, where every worker vanishes until it re-registers; a sweep made in error costs the
+   * worker one checkpoint interval, since removeWorker also drops its marker and it re-puts its entries.
+   */
+  sweepDelayMs?: number;
 }
+
+const DEFAULT_SWEEP_DELAY_MS = 3_000;
 
 interface Route {
   itemIndex: number;
@@ -24,7 +32,9 @@ interface Route {
 export class DispatchService implements Dispatch {
   private readonly links = new Map<string, WorkerLink>();
   private workers = new Map<string, WorkerNode>();
+  private readonly sweeps = new Map<string, NodeJS.Timeout>(); // workers that left discovery, until swept
   private stopWatching: (() => void) | undefined;
+  private closed = false;
 
   constructor(
     private readonly options: DispatchServiceOptions,
@@ -66,11 +76,16 @@ export class DispatchService implements Dispatch {
     });
     const results = items.map(() => ({ delivered: 0 }));
     const stale: ConnectionRef[] = [];
+    const dead = new Map<string, Set<string>>(); // worker → uids routed to it
     await Promise.all(
       routes.map(async (route) => {
         const outcome = await this.pushWithRetry(route);
         if (outcome === 'dead') {
-          for (const connId of route.push.conns) stale.push({ uid: route.push.uid, connId });
+          // A worker that left discovery a moment ago keeps its fields until its sweep: it may be back.
+          if (this.sweeps.has(route.worker)) return;
+          let uids = dead.get(route.worker);
+          if (!uids) dead.set(route.worker, (uids = new Set()));
+          uids.add(route.push.uid);
           return;
         }
         if (!outcome) return;
@@ -78,11 +93,19 @@ export class DispatchService implements Dispatch {
         for (const connId of outcome.missing) stale.push({ uid: route.push.uid, connId });
       }),
     );
+    // Lazy cleanup: fields that point at a dead worker or a closed connection are dropped when met.
     if (stale.length > 0) {
-      // Lazy cleanup: fields that point at a dead worker or a closed connection are dropped when met.
       this.registry
         .remove(stale)
         .catch((err: unknown) => this.logger.warn({ err: errorMessage(err) }, 'registry cleanup failed'));
+    }
+    for (const [worker, uids] of dead) {
+      // removeWorker rather than remove: it also drops the worker's marker, so one alive after all re-puts.
+      this.registry
+        .removeWorker(worker, [...uids])
+        .catch((err: unknown) =>
+          this.logger.warn({ worker, err: errorMessage(err) }, 'registry cleanup of a dead worker failed'),
+        );
     }
     return results;
   }
@@ -130,15 +153,59 @@ export class DispatchService implements Dispatch {
   }
 
   private onWorkers(nodes: WorkerNode[]): void {
+    const before = this.workers;
     this.workers = new Map(nodes.map((n) => [n.id, n]));
+    for (const id of before.keys()) if (!this.workers.has(id)) this.scheduleSweep(id);
+    for (const id of this.workers.keys()) this.cancelSweep(id);
     for (const [id, link] of this.links) {
       const node = this.workers.get(id);
       if (!node || node.grpc !== link.node.grpc) this.dropLink(id, link);
     }
   }
 
+  /**
+   * A worker left discovery (lease expired or revoked): after sweepDelayMs, unless it came back, remove every
+   * entry naming it with one SCAN. Rare, and every dispatcher does it; duplicates only find nothing left.
+   */
+  private scheduleSweep(workerId: string): void {
+    if (this.closed || this.sweeps.has(workerId)) return;
+    const timer = setTimeout(() => {
+      this.sweep(workerId)
+        .catch((err: unknown) =>
+          this.logger.warn(
+            { worker: workerId, err: errorMessage(err) },
+            'sweeping a vanished worker failed; its fields are left to lazy cleanup and expiry',
+          ),
+        )
+        .finally(() => {
+          if (this.sweeps.get(workerId) === timer) this.sweeps.delete(workerId);
+        });
+    }, this.options.sweepDelayMs ?? DEFAULT_SWEEP_DELAY_MS);
+    timer.unref();
+    this.sweeps.set(workerId, timer);
+  }
+
+  private cancelSweep(workerId: string): void {
+    clearTimeout(this.sweeps.get(workerId));
+    this.sweeps.delete(workerId);
+  }
+
+  private async sweep(workerId: string): Promise<void> {
+    // The watch may lag (or have resynced before the worker re-registered): etcd's answer now decides.
+    const live = await this.discovery.list('worker');
+    if (this.closed || live.some((n) => n.id === workerId)) return;
+    const started = Date.now();
+    const removed = await this.registry.removeWorker(workerId);
+    // Every dispatcher sweeps; only the ones that found something say so at info.
+    const level = removed > 0 ? 'info' : 'debug';
+    this.logger[level]({ worker: workerId, removed, ms: Date.now() - started }, 'swept a vanished worker');
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
     this.stopWatching?.();
+    for (const timer of this.sweeps.values()) clearTimeout(timer);
+    this.sweeps.clear();
     for (const [id, link] of this.links) this.dropLink(id, link);
   }
 }

@@ -1,6 +1,8 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import express, {
   type ErrorRequestHandler,
   type Express,
@@ -11,6 +13,7 @@ import express, {
 } from 'express';
 import { CourierError, toErrorBody } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { jsonProblem } from '../protocol/json-guard.js';
 
 // Express plumbing shared by the business and dispatcher HTTP servers: JSON bodies with a size cap, request
 // ids, and every failure answered with the error body of DESIGN §3.
@@ -26,8 +29,16 @@ export function createApp(options: { maxBodyBytes: number }): Express {
     res.setHeader('x-request-id', requestId);
     next();
   });
-  app.use(express.json({ limit: options.maxBodyBytes, strict: true }));
+  app.use(express.json({ limit: options.maxBodyBytes, strict: true, verify: verifyJsonBody }));
   return app;
+}
+
+/** Refuses bodies that would otherwise be decoded with replacement characters or parse into values that
+ * do not survive a round trip (see json-guard.ts): 400, nothing stored. */
+function verifyJsonBody(_req: unknown, _res: unknown, buf: Buffer): void {
+  const problem = isUtf8(buf) ? jsonProblem(buf) : 'is not valid UTF-8';
+  if (problem)
+    throw Object.assign(new Error(`the body ${problem}`), { status: 400, type: 'entity.verify.failed' });
 }
 
 /** Wraps an async route so a rejection reaches the error handler instead of becoming unhandled. */
@@ -47,12 +58,10 @@ export function finishApp(app: Express, logger: Logger): void {
       mapped = { status: 400, body: { code: 'invalid_json', message: 'the body is not valid JSON' } };
     } else if (e.type === 'entity.too.large') {
       mapped = { status: 413, body: { code: 'too_large', message: 'the body is too large' } };
-    } else if (typeof e.type === 'string' && e.status && e.status < 500) {
-      // Other body-parser refusals: bad charset, bad encoding, aborted upload.
-      mapped = {
-        status: e.status,
-        body: { code: 'invalid_request', message: e.message ?? 'bad request body' },
-      };
+    } else if (!(err instanceof CourierError) && e.status && e.status >= 400 && e.status < 500) {
+      // Other refusals by body-parser and Express (bad charset or gzip, aborted upload, a path parameter
+      // that does not decode): 400 is the status DESIGN §3 documents for bad input.
+      mapped = { status: 400, body: { code: 'invalid_request', message: e.message ?? 'bad request' } };
     }
     if (mapped.status >= 500)
       logger.error({ err, path: req.path, requestId: res.locals.requestId }, 'request failed');
@@ -76,6 +85,7 @@ export function listen(
 ): Promise<Listening> {
   const server = createServer(app as Express);
   server.keepAliveTimeout = 65_000;
+  server.on('clientError', answerClientError);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -91,6 +101,27 @@ export function listen(
       });
     });
   });
+}
+
+/**
+ * Requests Node refuses before Express sees them (a URL or headers over the 16 KiB limit, a malformed request
+ * line) get a documented status and the error body of DESIGN §3 instead of Node's bare 431 or 400.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const body = JSON.stringify({
+    error: tooLarge
+      ? { code: 'too_large', message: 'the request line or headers are too large' }
+      : { code: 'invalid_request', message: 'malformed HTTP request' },
+  });
+  socket.end(
+    `HTTP/1.1 ${tooLarge ? '413 Payload Too Large' : '400 Bad Request'}\r\nConnection: close\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
 /** Host part of an advertised address: 0.0.0.0 and :: are not reachable addresses, so use loopback. */

@@ -16,6 +16,8 @@ export interface AllInOne {
   worker: RunningWorker;
   tokens: JwtTokens;
   lifecycle: Lifecycle;
+  /** Starts another worker on the same backends (tests restart workers with it); shut down with the rest. */
+  startWorker(id: string): Promise<RunningWorker>;
 }
 
 /**
@@ -35,17 +37,22 @@ export async function startAllInOne(config: Config, logger: Logger, hostname: st
   try {
     const registry = backends.registry();
     const discovery = backends.discovery();
-    const worker = await startWorker(
-      {
-        id: nodeId(config.node.id, 'worker', hostname),
-        worker: config.worker,
-        registryTtlSeconds: config.registry.ttlSeconds,
-        internalKey,
-        uplinkTimeoutMs: config.business.dispatchTimeoutMs,
-      },
-      { registry, discovery, verifier: tokens, logger },
-    );
-    nodes.push(worker);
+    const launchWorker = async (id: string) => {
+      const started = await startWorker(
+        {
+          id,
+          worker: config.worker,
+          registryTtlSeconds: config.registry.ttlSeconds,
+          internalKey,
+          uplinkTimeoutMs: config.business.dispatchTimeoutMs,
+          trustedProxies: config.http.trustedProxies,
+        },
+        { registry, discovery, verifier: tokens, logger, blacklist: backends.blacklist() },
+      );
+      nodes.push(started);
+      return started;
+    };
+    const worker = await launchWorker(nodeId(config.node.id, 'worker', hostname));
     const dispatcher = await startDispatcher(
       { id: nodeId('', 'dispatcher', hostname), dispatcher: config.dispatcher, internalKey },
       { registry, discovery, logger },
@@ -57,11 +64,22 @@ export async function startAllInOne(config: Config, logger: Logger, hostname: st
         business: config.business,
         apiKeys: config.auth.apiKeys,
         internalKey,
+        trustedProxies: config.http.trustedProxies,
+        banTtlSeconds: config.blacklist.defaultTtlSeconds,
       },
-      { store: await backends.store(), sequencer: await backends.sequencer(), discovery, tokens, logger },
+      {
+        store: await backends.store(),
+        sequencer: await backends.sequencer(),
+        discovery,
+        tokens,
+        logger,
+        registry,
+        blacklist: backends.blacklist(),
+        rateLimits: backends.rateLimits(),
+      },
     );
     nodes.push(business);
-    return { business, dispatcher, worker, tokens, lifecycle };
+    return { business, dispatcher, worker, tokens, lifecycle, startWorker: launchWorker };
   } catch (err) {
     await lifecycle.shutdown('start-up failed');
     throw err;

@@ -1,9 +1,16 @@
+import { MemoryBlacklist } from '../blacklist/memory-blacklist.js';
+import { RedisBlacklist } from '../blacklist/redis-blacklist.js';
+import type { Blacklist } from '../blacklist/blacklist.js';
+import type { HttpRateLimits } from '../business/http-auth.js';
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createDiscovery } from '../discovery/create-discovery.js';
 import type { Discovery } from '../discovery/discovery.js';
 import type { StaticDiscovery } from '../discovery/static-discovery.js';
 import type { Logger } from '../log/logger.js';
+import { MemoryRateLimiter } from '../ratelimit/memory-rate-limiter.js';
+import type { RateLimiter } from '../ratelimit/rate-limiter.js';
+import { RedisRateLimiter } from '../ratelimit/redis-rate-limiter.js';
 import { createRedis, type RedisClient } from '../redis/client.js';
 import { MemoryRegistry } from '../registry/memory-registry.js';
 import { RedisRegistry } from '../registry/redis-registry.js';
@@ -25,6 +32,8 @@ export class Backends {
   private discoveryValue: Discovery | undefined;
   private storeValue: Promise<Store> | undefined;
   private sequencerValue: Sequencer | undefined;
+  private blacklistValue: Blacklist | undefined;
+  private rateLimitsValue: HttpRateLimits | undefined;
   private readonly closers: (() => Promise<unknown>)[] = [];
 
   constructor(
@@ -54,6 +63,9 @@ export class Backends {
     }
     if (role === 'business' && sequencer.driver === 'memory' && discovery.driver === 'etcd') {
       this.logger.warn('sequencer.driver "memory" is only correct with a single business node');
+    }
+    if (role !== 'dispatcher' && (this.config.blacklist.driver ?? registry.driver) === 'memory') {
+      this.logger.warn('blacklist.driver "memory": bans made on this node are not seen by other nodes');
     }
   }
 
@@ -103,7 +115,8 @@ export class Backends {
     if (!this.storeValue) {
       const pending = createStore(this.config.store, this.logger);
       this.storeValue = pending;
-      this.closers.push(async () => (await pending).close());
+      // A store that failed to open has nothing to close; its error went to whoever awaited store().
+      this.closers.push(async () => (await pending.catch(() => undefined))?.close());
     }
     return this.storeValue;
   }
@@ -120,6 +133,57 @@ export class Backends {
       this.sequencerValue = sequencer;
     }
     return this.sequencerValue;
+  }
+
+  blacklist(): Blacklist {
+    if (!this.blacklistValue) {
+      const b = this.config.blacklist;
+      if (b.maxBanSeconds < b.banSeconds) {
+        throw new ConfigError('blacklist.maxBanSeconds: must be at least blacklist.banSeconds');
+      }
+      const ms = (seconds: number) => Math.round(seconds * 1000);
+      const options = {
+        maxConnects: b.maxConnects,
+        maxConnectsPerIp: b.maxConnectsPerIp,
+        windowMs: ms(b.windowSeconds),
+        banMs: ms(b.banSeconds),
+        extendMs: ms(b.extendSeconds),
+        maxBanMs: ms(b.maxBanSeconds),
+      };
+      const blacklist =
+        (b.driver ?? this.config.registry.driver) === 'redis'
+          ? new RedisBlacklist(
+              {
+                ...options,
+                prefix: this.config.redis.prefix,
+                logger: this.logger.child({ component: 'blacklist' }),
+              },
+              this.redis(),
+            )
+          : new MemoryBlacklist(options);
+      this.closers.push(() => blacklist.close());
+      this.blacklistValue = blacklist;
+    }
+    return this.blacklistValue;
+  }
+
+  /** The HTTP API's limits per API key and per user; a limit with perSecond 0 is left out. */
+  rateLimits(): HttpRateLimits {
+    if (!this.rateLimitsValue) {
+      const r = this.config.ratelimit;
+      const redis = (r.driver ?? this.config.registry.driver) === 'redis';
+      const make = (name: 'apiKey' | 'user'): RateLimiter | undefined => {
+        const rule = r[name];
+        if (rule.perSecond === 0) return undefined;
+        const limiter = redis
+          ? new RedisRateLimiter({ ...rule, prefix: this.config.redis.prefix, name }, this.redis())
+          : new MemoryRateLimiter({ ...rule, name: `ratelimit.${name}` });
+        this.closers.push(() => limiter.close());
+        return limiter;
+      };
+      this.rateLimitsValue = { apiKey: make('apiKey'), user: make('user') };
+    }
+    return this.rateLimitsValue;
   }
 
   /** Closes everything built here, newest first; failures are logged, never thrown. */

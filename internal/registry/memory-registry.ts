@@ -6,6 +6,7 @@ import type { ConnectionInfo, ConnectionRef, Registry, RegistryEntry } from './r
  */
 export class MemoryRegistry implements Registry {
   private readonly users = new Map<string, Map<string, string>>();
+  private readonly markers = new Set<string>(); // worker ids that called checkpoint()
 
   async add(entries: RegistryEntry[]): Promise<void> {
     for (const { uid, connId, info } of entries) {
@@ -54,7 +55,15 @@ export class MemoryRegistry implements Registry {
       }
       if (fields.size === 0) this.users.delete(uid);
     }
+    this.markers.delete(workerId);
     return removed;
+  }
+
+  async checkpoint(workerId: string): Promise<boolean> {
+    // Memory never loses data behind the worker's back, so only the first call and removeWorker count.
+    const missing = !this.markers.has(workerId);
+    this.markers.add(workerId);
+    return missing;
   }
 
   async ping(): Promise<boolean> {
@@ -63,5 +72,6 @@ export class MemoryRegistry implements Registry {
 
   async close(): Promise<void> {
     this.users.clear();
+    this.markers.clear();
   }
 }

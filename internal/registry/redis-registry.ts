@@ -60,6 +60,11 @@ export class RedisRegistry implements Registry {
     return `${this.prefix}conn:{${uid}}`;
   }
 
+  /** A worker's checkpoint marker; the `{workerId}` hash tag keeps it on one Cluster node like a user hash. */
+  private markerKey(workerId: string): string {
+    return `${this.prefix}worker:{${workerId}}`;
+  }
+
   /** The uid of a key written by this registry, or undefined for a foreign key under the same prefix. */
   private uidOf(key: string): string | undefined {
     const head = `${this.prefix}conn:{`;
@@ -119,26 +124,40 @@ export class RedisRegistry implements Registry {
   }
 
   /**
-   * With `uids`, checks only those hashes (a worker knows its own users). Without, SCANs every `conn:` key
-   * under the prefix on every master: O(keys in Redis), for worker start-up and dead-worker cleanup only.
+   * With `uids`, checks only those hashes (a worker knows its own users; a dispatcher the users it routed).
+   * Without, SCANs every `conn:` key under the prefix on every master: O(keys in Redis), for worker start-up
+   * and dead-worker sweeps only.
    */
   async removeWorker(workerId: string, uids?: string[]): Promise<number> {
     this.checkOpen('removeWorker');
+    let removed = 0;
     if (uids) {
-      return this.removeWorkerIn(
+      removed = await this.removeWorkerIn(
         workerId,
         [...new Set(uids)].map((uid) => this.key(uid)),
       );
+    } else {
+      const pattern = `${globEscape(this.prefix)}conn:{*}`;
+      await scanKeys(this.client, pattern, async (keys) => {
+        removed += await this.removeWorkerIn(
+          workerId,
+          keys.filter((key) => this.uidOf(key) !== undefined),
+        );
+      });
     }
-    let removed = 0;
-    const pattern = `${globEscape(this.prefix)}conn:{*}`;
-    await scanKeys(this.client, pattern, async (keys) => {
-      removed += await this.removeWorkerIn(
-        workerId,
-        keys.filter((key) => this.uidOf(key) !== undefined),
-      );
-    });
+    // Last, so that a worker that is alive after all re-puts its entries after this removal, not before it.
+    await this.run('removeWorker', [this.markerKey(workerId)], (p, key) => p.del(key));
     return removed;
+  }
+
+  async checkpoint(workerId: string): Promise<boolean> {
+    const ttl = this.ttlSeconds;
+    // SET NX answers OK only when the marker was missing; EXPIRE keeps an existing one alive while it is called.
+    const [set] = await this.run('checkpoint', [this.markerKey(workerId)], (p, key) => {
+      p.set(key, String(Date.now()), 'EX', ttl, 'NX');
+      p.expire(key, ttl);
+    });
+    return set === 'OK';
   }
 
   private async removeWorkerIn(workerId: string, keys: string[]): Promise<number> {

@@ -41,8 +41,19 @@ export interface Registry {
    * without any client action.
    */
   refresh(entries: RegistryEntry[]): Promise<void>;
-  /** Removes every entry that names this worker (a worker restarting under a used id, or found dead). */
+  /**
+   * Removes every entry that names this worker (a worker restarting under a used id, or found dead), only in
+   * the listed uids when given, then its checkpoint marker: a worker removed by mistake (alive but briefly
+   * missing from discovery) sees the marker gone at its next checkpoint and puts its entries back.
+   */
   removeWorker(workerId: string, uids?: string[]): Promise<number>;
+  /**
+   * Sets this worker's marker and answers true when it was missing: on the first call, after removeWorker,
+   * and whenever the backend lost its data in between (Redis restarted empty or flushed). The worker then
+   * re-puts every entry at once instead of waiting for its periodic refresh. A worker calls this every second
+   * or so, so it is one small round trip; the marker expires like the entries when the worker stops calling.
+   */
+  checkpoint(workerId: string): Promise<boolean>;
   /** True when the backend answers (readiness). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

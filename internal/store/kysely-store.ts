@@ -2,22 +2,34 @@
 // StoreDialect; this file is plain SQL that both understand.
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { CourierError } from '../errors.js';
+import type { WordList } from '../filter/filter.js';
 import type { Logger } from '../log/logger.js';
 import type { Message } from '../protocol/message.js';
 import { transact, type StoreDialect } from './dialect.js';
 import { StoreClosedError } from './errors.js';
+import {
+  assignCustomerService,
+  countSessions,
+  lockedConversation,
+  replaceAgent,
+} from './customer-service-repo.js';
 import { GroupCommit } from './group-commit.js';
 import { MessageWriter } from './message-writer.js';
 import { decodeCursor, encodeCursor, joinedLastMessage, rowToConversation, rowToMessage } from './rows.js';
 import { MAX_ID_LENGTH, migrateToLatest, type Database } from './schema.js';
+import { readWordList, readWordListVersion, writeWordList } from './sensitive-words-repo.js';
 import type {
+  AgentChooser,
+  Assignment,
   Conversation,
   ConversationPage,
+  CustomerServiceRequest,
   HistoryPage,
   MerchantAgent,
   NewConversation,
   NewMessage,
   Store,
+  StoredWordList,
 } from './store.js';
 
 export interface KyselyStoreOptions {
@@ -87,37 +99,15 @@ export class KyselyStore implements Store {
   }
 
   async setAgent(conversation: string, agent: string): Promise<Conversation> {
-    const now = Date.now();
     return this.transact(async (trx) => {
-      let query = trx.selectFrom('conversations').selectAll().where('id', '=', conversation);
-      if (this.dialect.rowLocks) query = query.forUpdate();
-      const row = await query.executeTakeFirst();
-      if (!row) throw new CourierError('not_found', `conversation ${conversation} does not exist`);
-      const current = rowToConversation(row);
-      if (current.kind !== 'customer_service') {
-        throw new CourierError('invalid_request', `conversation ${conversation} has no agent to replace`);
-      }
-      if (current.agent === agent) return current;
-
-      const members = current.members.filter((m) => m !== current.agent);
-      if (!members.includes(agent)) members.push(agent);
-      // A hand-over is activity: the conversation moves to the top of the new agent's list.
-      const updatedAt = Math.max(current.updatedAt, now);
-      await trx
-        .updateTable('conversations')
-        .set({ agent, members: JSON.stringify(members), updated_at: updatedAt })
-        .where('id', '=', conversation)
-        .execute();
-      if (current.agent !== null) {
-        await trx
-          .deleteFrom('members')
-          .where('conversation', '=', conversation)
-          .where('uid', '=', current.agent)
-          .execute();
-      }
-      await this.addMembers(trx, conversation, [agent], now);
-      return { ...current, agent, members, updatedAt };
+      const current = await lockedConversation(trx, this.dialect, conversation);
+      if (!current) throw new CourierError('not_found', `conversation ${conversation} does not exist`);
+      return replaceAgent(trx, this.dialect, current, agent);
     });
+  }
+
+  assignCustomerService(req: CustomerServiceRequest, choose: AgentChooser): Promise<Assignment> {
+    return this.transact((trx) => assignCustomerService(trx, this.dialect, req, choose));
   }
 
   append(message: NewMessage): Promise<void> {
@@ -258,19 +248,42 @@ export class KyselyStore implements Store {
     return rows.map((r) => ({ uid: r.uid, maxSessions: Number(r.max_sessions) }));
   }
 
-  async openSessions(merchant: string, agents: string[]): Promise<Map<string, number>> {
-    const counts = new Map(agents.map((a) => [a, 0]));
-    if (agents.length === 0) return counts;
+  openSessions(merchant: string, agents: string[], activeSince?: number): Promise<Map<string, number>> {
+    return countSessions(this.db, merchant, agents, activeSince);
+  }
+
+  async agentMerchants(uid: string): Promise<string[]> {
     const rows = await this.db
-      .selectFrom('conversations')
-      .select((eb) => ['agent', eb.fn.countAll<number | string>().as('sessions')])
-      .where('merchant', '=', merchant)
-      .where('kind', '=', 'customer_service')
-      .where('agent', 'in', agents)
-      .groupBy('agent')
+      .selectFrom('merchant_agents')
+      .select('merchant')
+      .where('uid', '=', uid)
+      .orderBy('merchant')
       .execute();
-    for (const row of rows) if (row.agent !== null) counts.set(row.agent, Number(row.sessions));
-    return counts;
+    return rows.map((r) => r.merchant);
+  }
+
+  async sharesConversation(a: string, b: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('members as x')
+      .innerJoin('members as y', 'y.conversation', 'x.conversation')
+      .select('x.conversation')
+      .where('x.uid', '=', a)
+      .where('y.uid', '=', b)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  getSensitiveWords(): Promise<StoredWordList | undefined> {
+    return readWordList(this.db);
+  }
+
+  setSensitiveWords(list: WordList): Promise<number> {
+    return this.transact((trx) => writeWordList(trx, this.dialect, list));
+  }
+
+  sensitiveWordsVersion(): Promise<number> {
+    return readWordListVersion(this.db);
   }
 
   async ping(): Promise<boolean> {

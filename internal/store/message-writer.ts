@@ -42,14 +42,22 @@ export class MessageWriter {
 
   private async insert(trx: Transaction<Database>, batch: NewMessage[]): Promise<void> {
     const touched = new Map<string, { seq: number; ts: number }>();
+    // The sender has read their own message: their read seq moves with it, in the same transaction, so
+    // their own messages never count as unread (unread = last seq − read seq).
+    const sent = new Map<string, { conversation: string; uid: string; seq: number }>();
     for (const m of batch) {
       const t = touched.get(m.conversation);
       touched.set(m.conversation, { seq: Math.max(t?.seq ?? 0, m.seq), ts: Math.max(t?.ts ?? 0, m.ts) });
+      const key = JSON.stringify([m.conversation, m.from]);
+      const s = sent.get(key);
+      sent.set(key, { conversation: m.conversation, uid: m.from, seq: Math.max(s?.seq ?? 0, m.seq) });
     }
-    // Conversation rows are locked in id order so that two nodes' batches do not deadlock on them; last_seq
-    // and updated_at only move forward, whatever order batches commit in. A message whose conversation row
-    // does not exist is still stored (ensureConversation is the caller's job).
-    for (const [id, { seq, ts }] of [...touched].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    // Conversation rows, then member rows (one statement, which InnoDB walks in key order), are locked in
+    // key order so that two nodes' batches do not deadlock on them (assignment and hand-over also go
+    // conversation → members); last_seq, updated_at and read_seq only move forward, whatever order
+    // batches commit in. A message whose conversation row does not exist is still stored
+    // (ensureConversation is the caller's job).
+    for (const [id, { seq, ts }] of [...touched].sort(([a], [b]) => compare(a, b))) {
       await trx
         .updateTable('conversations')
         .set({
@@ -57,6 +65,21 @@ export class MessageWriter {
           updated_at: sql<number>`case when updated_at < ${ts} then ${ts} else updated_at end`,
         })
         .where('id', '=', id)
+        .execute();
+    }
+    // One statement for all the senders of the batch: each row takes its own seq from the CASE.
+    const readers = [...sent.values()];
+    if (readers.length > 0) {
+      const seqOf = sql.join(
+        readers.map((r) => sql`when conversation = ${r.conversation} and uid = ${r.uid} then ${r.seq}`),
+        sql` `,
+      );
+      await trx
+        .updateTable('members')
+        .set({ read_seq: this.dialect.greatest(sql`read_seq`, sql`case ${seqOf} else 0 end`) })
+        .where((eb) =>
+          eb.or(readers.map((r) => eb.and([eb('conversation', '=', r.conversation), eb('uid', '=', r.uid)]))),
+        )
         .execute();
     }
     await trx.insertInto('messages').values(batch.map(messageToRow)).execute();
@@ -81,6 +104,10 @@ export class MessageWriter {
     if (sameId) return new DuplicateMessageIdError(message.id, { cause });
     return toError(cause);
   }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function toError(err: unknown): Error {

@@ -45,11 +45,21 @@ export interface MerchantAgentsTable {
   max_sessions: number;
 }
 
+/** The run-time sensitive-word list (one row, id 'default'), replaced by PUT /v1/sensitive-words. */
+export interface SensitiveWordsTable {
+  id: string;
+  words: string; // JSON array of strings
+  mode: string;
+  version: number; // +1 per replacement; business nodes poll it to pick up another node's PUT
+  updated_at: number;
+}
+
 export interface Database {
   messages: MessagesTable;
   conversations: ConversationsTable;
   members: MembersTable;
   merchant_agents: MerchantAgentsTable;
+  sensitive_words: SensitiveWordsTable;
 }
 
 const id = `varchar(${MAX_ID_LENGTH})` as const;
@@ -130,6 +140,22 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addPrimaryKeyConstraint('merchant_agents_pk', ['merchant', 'uid'])
           .$call(withTableOptions)
           .execute();
+      },
+    },
+    '0002_business_rules': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('sensitive_words')
+          .ifNotExists()
+          .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
+          .addColumn('words', dialect.longText, (c) => c.notNull())
+          .addColumn('mode', 'varchar(16)', (c) => c.notNull())
+          .addColumn('version', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .$call(withTableOptions)
+          .execute();
+        // Permission checks ask which merchants an agent serves (a customer may write to those agents).
+        await db.schema.createIndex('merchant_agents_uid').on('merchant_agents').column('uid').execute();
       },
     },
   };

@@ -1,3 +1,4 @@
+import type { WordList } from '../filter/filter.js';
 import type { ConversationKind, Message } from '../protocol/message.js';
 
 // Durable state of the business tier (DESIGN §6). Read diffusion: a message is stored once, in its
@@ -52,6 +53,38 @@ export interface MerchantAgent {
   maxSessions: number;
 }
 
+/** An agent of the pool with the number of open customer-service conversations assigned to them. */
+export interface AgentLoad extends MerchantAgent {
+  sessions: number;
+}
+
+export interface CustomerServiceRequest {
+  /** The conversation id of this (merchant, customer), e.g. `cs:{merchant}:{customer}`. */
+  id: string;
+  merchant: string;
+  customer: string;
+  /** Conversations with no activity since this time (ms) no longer count toward an agent's load. */
+  activeSince: number;
+}
+
+/**
+ * Picks an agent from the merchant's pool (never empty, in uid order) for a new or orphaned conversation;
+ * throws to refuse (the store then changes nothing).
+ */
+export type AgentChooser = (loads: AgentLoad[]) => string;
+
+export interface Assignment {
+  conversation: Conversation;
+  /** True when this call created the conversation or gave it a new agent. */
+  assigned: boolean;
+  /** The agent it had before, when this call replaced one who left the pool. */
+  previousAgent: string | null;
+}
+
+export interface StoredWordList extends WordList {
+  version: number;
+}
+
 /** Thrown by `append` when the sender already stored a message under this clientMsgId. */
 export class DuplicateClientMsgIdError extends Error {
   override readonly name = 'DuplicateClientMsgIdError';
@@ -92,8 +125,29 @@ export interface Store {
 
   setMerchantAgents(merchant: string, agents: MerchantAgent[]): Promise<void>;
   getMerchantAgents(merchant: string): Promise<MerchantAgent[]>;
-  /** Number of customer-service conversations currently assigned to each of these agents. */
-  openSessions(merchant: string, agents: string[]): Promise<Map<string, number>>;
+  /**
+   * Number of customer-service conversations currently assigned to each of these agents; with
+   * `activeSince`, only those with activity since then (ms).
+   */
+  openSessions(merchant: string, agents: string[], activeSince?: number): Promise<Map<string, number>>;
+  /**
+   * The customer-service conversation `req.id` with an agent of the merchant's current pool. When it is
+   * missing, or its agent left the pool, `choose` picks one from the pool's loads and the conversation is
+   * created or handed over. Serialised per merchant, also across nodes sharing the database, so the loads
+   * `choose` sees are exact and concurrent first messages of a customer create one conversation.
+   */
+  assignCustomerService(req: CustomerServiceRequest, choose: AgentChooser): Promise<Assignment>;
+  /** Merchants whose pool lists this uid. */
+  agentMerchants(uid: string): Promise<string[]>;
+  /** True when both uids are members of at least one common conversation. */
+  sharesConversation(a: string, b: string): Promise<boolean>;
+
+  /** The stored sensitive-word list, or undefined while none was ever stored. */
+  getSensitiveWords(): Promise<StoredWordList | undefined>;
+  /** Replaces the stored list; returns its new version. */
+  setSensitiveWords(list: WordList): Promise<number>;
+  /** Version of the stored list (0 when none): a cheap poll for changes made by other nodes. */
+  sensitiveWordsVersion(): Promise<number>;
 
   /** True when the backend answers (readiness). */
   ping(): Promise<boolean>;

@@ -50,6 +50,9 @@ export class Connection {
   pinged = false;
   /** Frames refused by the parser; the connection is closed when this reaches the limit. */
   invalidFrames = 0;
+  /** Frame-rate token bucket (see ClientFrameHandler); starts full, clamped to the burst on first use. */
+  frameTokens = Number.POSITIVE_INFINITY;
+  frameAt = 0;
   reg: RegState = RegState.queued;
   /** The connection's standing wheel entry (see TimerKind.connection). */
   readonly timer: TimerHandle<Connection>;

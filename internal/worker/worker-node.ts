@@ -1,6 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TokenVerifier } from '../auth/claims.js';
+import { blacklistAdmit } from '../blacklist/admit.js';
+import type { Blacklist } from '../blacklist/blacklist.js';
+import { ClientIp } from '../blacklist/client-ip.js';
 import type { Config } from '../config/schema.js';
 import type { Discovery, Registration, WorkerNode } from '../discovery/discovery.js';
 import { errorMessage } from '../errors.js';
@@ -20,6 +23,8 @@ export interface WorkerNodeOptions {
   internalKey: string;
   uplinkTimeoutMs: number;
   publishEveryMs?: number; // how often the connection count in discovery is refreshed (default 2_000)
+  trustedProxies?: readonly string[]; // http.trustedProxies: whose X-Forwarded-For is believed
+  checkpointEveryMs?: number; // how often the registry is asked whether it lost our entries (default 1_000)
 }
 
 export interface WorkerNodeDeps {
@@ -27,6 +32,7 @@ export interface WorkerNodeDeps {
   discovery: Discovery;
   verifier: TokenVerifier;
   logger: Logger;
+  blacklist?: Blacklist; // checked (and attempts counted) before every upgrade
 }
 
 export interface RunningWorker extends RoleNode {
@@ -42,6 +48,7 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
   // A worker restarting under a used id owns whatever its previous life left in the registry: drop it now.
   const stale = await deps.registry.removeWorker(id);
   if (stale > 0) logger.info({ stale }, 'removed registry entries left by a previous run of this worker id');
+  await deps.registry.checkpoint(id); // sets the marker that later checkpoints watch
 
   const uplink = new HttpUplink(
     { key: options.internalKey, timeoutMs: options.uplinkTimeoutMs },
@@ -60,13 +67,32 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
       maxPendingAcks: worker.maxPendingAcks,
       tickMs: worker.tickMs,
       refreshMs: Math.max(1_000, Math.floor((options.registryTtlSeconds * 1000) / 3)),
+      handshakeTimeoutMs: worker.handshakeTimeoutMs,
+      maxFramesPerSecond: worker.maxFramesPerSecond,
+      frameBurst: worker.frameBurst,
     },
-    { verifier: deps.verifier, registry: deps.registry, uplink, logger },
+    {
+      verifier: deps.verifier,
+      registry: deps.registry,
+      uplink,
+      logger,
+      admit: deps.blacklist && blacklistAdmit(deps.blacklist),
+      clientIp: new ClientIp(options.trustedProxies),
+    },
   );
 
   let registration: Registration | undefined;
   let draining = false;
-  const http = createServer((req, res) => health(req, res));
+  // A client that opens a socket and never finishes its upgrade request is cut after handshakeTimeoutMs.
+  const handshakeMs = worker.handshakeTimeoutMs;
+  const http = createServer(
+    {
+      headersTimeout: handshakeMs,
+      requestTimeout: handshakeMs,
+      connectionsCheckingInterval: Math.min(1_000, handshakeMs),
+    },
+    (req, res) => health(req, res),
+  );
   const health = (req: IncomingMessage, res: ServerResponse) => {
     const ready = !draining && registration !== undefined;
     const body =
@@ -110,6 +136,7 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
       .catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'publishing connection count failed'));
   }, options.publishEveryMs ?? 2_000);
   publish.unref();
+  const checkpoints = watchRegistry(id, deps.registry, gateway, logger, options.checkpointEveryMs ?? 1_000);
 
   let closed: Promise<void> | undefined;
   return {
@@ -120,6 +147,7 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
     async drain(graceMs: number) {
       if (draining) return;
       draining = true;
+      checkpoints.stop(); // a leaving worker must not put back the entries its sweep removes
       await registration
         ?.revoke()
         .catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'revoke failed'));
@@ -133,6 +161,7 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
     close() {
       closed ??= (async () => {
         clearInterval(publish);
+        checkpoints.stop();
         await gateway.stop();
         await push.close();
         uplink.close();
@@ -142,6 +171,55 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
         });
       })();
       return closed;
+    },
+  };
+}
+
+/**
+ * Redis may restart empty or be flushed, and a dispatcher may sweep this worker by mistake; the periodic
+ * refresh (a third of the registry TTL, a minute by default) would put the entries back only that much
+ * later. A checkpoint every second notices the loss at the cost of one small round trip and re-puts every
+ * held connection at once, without any client action.
+ */
+function watchRegistry(
+  id: string,
+  registry: Registry,
+  gateway: WsGateway,
+  logger: Logger,
+  everyMs: number,
+): { stop(): void } {
+  let running = false;
+  let failing = false; // log the first failure and the recovery, not one line per second of an outage
+  let stopped = false;
+  const check = async () => {
+    const missing = await registry.checkpoint(id);
+    if (failing) logger.info('registry checkpoint answers again');
+    failing = false;
+    if (!missing || stopped) return;
+    logger.warn(
+      { conns: gateway.connectionCount() },
+      'registry lost this worker’s marker (restarted empty, flushed or swept); putting every connection back',
+    );
+    // A periodic pass already running may have written part of its entries before the loss, and
+    // refreshRegistry() joins a running pass: the second call is a full pass that starts after the loss.
+    await gateway.refreshRegistry();
+    await gateway.refreshRegistry();
+  };
+  const timer = setInterval(() => {
+    if (running || stopped) return;
+    running = true;
+    check()
+      .catch((err: unknown) => {
+        if (!failing && !stopped) logger.warn({ err: errorMessage(err) }, 'registry checkpoint failed');
+        failing = true;
+      })
+      .finally(() => (running = false));
+  }, everyMs);
+  timer.unref();
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
     },
   };
 }

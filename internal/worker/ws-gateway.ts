@@ -3,6 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type Server as WsServer } from 'ws';
 import type { Claims, TokenVerifier } from '../auth/claims.js';
+import type { ClientIp } from '../blacklist/client-ip.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { CloseCode } from '../protocol/frames.js';
@@ -33,6 +34,9 @@ export interface WsGatewayOptions {
   maxPendingAcks?: number; // un-ACKed messages per connection before it is closed as slow (default 1_000)
   tickMs?: number; // timer wheel resolution (default 100)
   refreshMs?: number; // period of the registry refresh pass (default 60_000; keep ≤ registry ttl / 3)
+  handshakeTimeoutMs?: number; // token + admission checks slower than this are refused with 503 (default 10_000)
+  maxFramesPerSecond?: number; // client frames refilled per second; 0 = no cap (default 100)
+  frameBurst?: number; // client frames allowed at once (default 200)
 }
 
 export interface WsGatewayDeps {
@@ -42,6 +46,8 @@ export interface WsGatewayDeps {
   logger: Logger;
   /** Checked after the token and before the upgrade (blacklist, connection-rate limits). */
   admit?: Admit;
+  /** Client address resolution behind trusted proxies; the socket's peer when absent. */
+  clientIp?: ClientIp;
 }
 
 export class WsGateway {
@@ -52,6 +58,7 @@ export class WsGateway {
   private readonly heartbeatSeconds: number;
   private readonly heartbeatMs: number;
   private readonly maxPendingAcks: number;
+  private readonly handshakeTimeoutMs: number;
   private readonly log: Logger;
   private readonly wss: WsServer<typeof GatewaySocket>;
   private readonly wheel: TimerWheel<Connection>;
@@ -72,7 +79,15 @@ export class WsGateway {
     if (!o.path.startsWith('/')) {
       throw new RangeError(`ws gateway: path must start with '/' (got "${o.path}")`);
     }
-    for (const key of ['ackTimeoutMs', 'heartbeatSeconds', 'maxFrameBytes', 'tickMs', 'refreshMs'] as const) {
+    const positive = [
+      'ackTimeoutMs',
+      'heartbeatSeconds',
+      'maxFrameBytes',
+      'tickMs',
+      'refreshMs',
+      'handshakeTimeoutMs',
+    ] as const;
+    for (const key of positive) {
       if (!(o[key] > 0)) throw new RangeError(`ws gateway: ${key} must be positive (got ${o[key]})`);
     }
     if (!Number.isInteger(o.ackRetries) || o.ackRetries < 0) {
@@ -88,6 +103,12 @@ export class WsGateway {
     this.heartbeatSeconds = o.heartbeatSeconds;
     this.heartbeatMs = o.heartbeatSeconds * 1000;
     this.maxPendingAcks = o.maxPendingAcks;
+    this.handshakeTimeoutMs = o.handshakeTimeoutMs;
+    if (!(o.maxFramesPerSecond >= 0) || !Number.isInteger(o.frameBurst) || o.frameBurst < 1) {
+      throw new RangeError(
+        `ws gateway: maxFramesPerSecond must be ≥ 0 and frameBurst an integer ≥ 1 (got ${o.maxFramesPerSecond}, ${o.frameBurst})`,
+      );
+    }
     this.log = deps.logger.child({ component: 'ws-gateway' });
     this.wss = new WebSocketServer({
       noServer: true,
@@ -103,10 +124,17 @@ export class WsGateway {
     this.batcher = new RegistryBatcher(deps.registry, o.workerId, o.refreshMs, this.log, () =>
       this.conns.values(),
     );
-    this.frames = new ClientFrameHandler(deps.uplink, this.log, {
-      ack: (conn, ids) => this.onAck(conn, ids),
-      close: (conn, code, reason) => this.closeConn(conn, code, reason),
-    });
+    const frameRate =
+      o.maxFramesPerSecond > 0 ? { perSecond: o.maxFramesPerSecond, burst: o.frameBurst } : null;
+    this.frames = new ClientFrameHandler(
+      deps.uplink,
+      this.log,
+      {
+        ack: (conn, ids) => this.onAck(conn, ids),
+        close: (conn, code, reason) => this.closeConn(conn, code, reason),
+      },
+      frameRate,
+    );
     this.listeners = socketListeners({
       data: (conn, data, isBinary) => {
         this.markRead(conn);
@@ -132,8 +160,9 @@ export class WsGateway {
     socket.on('error', destroyOnError);
     const unavailable = { status: 503, body: { code: 'unavailable', message: 'worker is stopping' } };
     if (this.stopped) return refuse(socket, unavailable);
-    const { verifier, admit } = this.deps;
-    admitUpgrade(req, { path: this.path, verifier, admit, log: this.log })
+    const { verifier, admit, clientIp } = this.deps;
+    const timeoutMs = this.handshakeTimeoutMs;
+    admitUpgrade(req, { path: this.path, verifier, admit, log: this.log, clientIp, timeoutMs })
       .then((verdict) => {
         if (!('claims' in verdict)) return refuse(socket, verdict);
         // The client may have gone away, or the gateway stopped, while the token was being verified.
@@ -227,16 +256,20 @@ export class WsGateway {
     return true;
   }
 
-  private onAck(conn: Connection, ids: string[]): void {
+  /** Returns how many of the ids were pending. */
+  private onAck(conn: Connection, ids: string[]): number {
     const pending = conn.pending;
-    if (!pending) return;
+    if (!pending) return 0;
+    let settled = 0;
     for (const id of ids) {
       const ack = pending.get(id);
       if (!ack) continue;
       this.wheel.cancel(ack);
       pending.delete(id);
+      settled++;
     }
     if (pending.size === 0) conn.pending = null;
+    return settled;
   }
 
   // ---- timers ----
@@ -359,6 +392,9 @@ const DEFAULTS = {
   maxPendingAcks: 1_000,
   tickMs: 100,
   refreshMs: 60_000,
+  handshakeTimeoutMs: 10_000,
+  maxFramesPerSecond: 100,
+  frameBurst: 200,
 };
 
 /** Lets a caller pass `{ path: undefined }` and still get the default. */

@@ -141,6 +141,20 @@ function registryContract(backend: Backend): void {
         await other.registry.close();
       }
     });
+
+    it('checkpoint reports a missing marker: on the first call and after removeWorker', async () => {
+      const w = uniqueId('w');
+      assert.equal(await s.registry.checkpoint(w), true, 'the first call');
+      assert.equal(await s.registry.checkpoint(w), false);
+      assert.equal(await s.registry.checkpoint(uniqueId('w')), true, 'one marker per worker');
+      assert.equal(await s.registry.checkpoint(w), false);
+      await s.registry.add([entry('u1', w)]);
+      assert.equal(await s.registry.removeWorker(w, ['u1']), 1);
+      assert.equal(await s.registry.checkpoint(w), true, 'after removeWorker for some uids');
+      await s.registry.removeWorker(w);
+      assert.equal(await s.registry.checkpoint(w), true, 'after removeWorker everywhere');
+      assert.equal(await s.registry.checkpoint(w), false);
+    });
   });
 }
 
@@ -173,6 +187,21 @@ function redisKeyContract(backend: Backend): void {
       assert.ok((await client.ttl(key)) > 5, 'refresh pushes the expiry forward');
       await s.registry.remove([{ uid: e.uid, connId: e.connId }]);
       assert.equal(await client.exists(key), 0, 'the last field removed deletes the hash');
+    });
+
+    it('checkpoint keeps ${prefix}worker:{id} alive with a TTL and notices a flushed Redis', async () => {
+      const s = backend.make();
+      const { client, prefix } = s.redis ?? assert.fail('not a redis backend');
+      assert.equal(await s.registry.checkpoint('w:1'), true);
+      const key = `${prefix}worker:{w:1}`;
+      const ttl = await client.ttl(key);
+      assert.ok(ttl > 0 && ttl <= TTL, `TTL ${ttl}`);
+      await client.expire(key, 5);
+      assert.equal(await s.registry.checkpoint('w:1'), false);
+      assert.ok((await client.ttl(key)) > 5, 'each checkpoint pushes the expiry forward');
+      await s.wipe([]);
+      assert.equal(await s.registry.checkpoint('w:1'), true, 'the marker went with the data');
+      assert.equal(await s.registry.checkpoint('w:1'), false);
     });
 
     it('drops unparseable values and reports them instead of throwing', async () => {

@@ -12,7 +12,11 @@ const ACK_RETRIES = 2;
 describe('all-in-one message path', () => {
   let courier: TestCourier;
   before(async () => {
-    courier = await TestCourier.start({ worker: { ackTimeoutMs: ACK_TIMEOUT_MS, ackRetries: ACK_RETRIES } });
+    // The transport path, not the chat rules (business-rules.test.ts): customers may write to anyone here.
+    courier = await TestCourier.start({
+      worker: { ackTimeoutMs: ACK_TIMEOUT_MS, ackRetries: ACK_RETRIES },
+      business: { openMessaging: true },
+    });
   });
   after(() => courier.stop());
 

@@ -1,0 +1,152 @@
+// HTTP for the generators: one keep-alive pool per generator with a bounded number of sockets, so a load
+// run measures the server and not TCP set-up, and a stalled server shows up as queueing (latency) instead
+// of thousands of new sockets eating the 20,000-file budget. Also token minting and the gateway cursor.
+import { Agent, request } from 'node:http';
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { TargetSpec } from './ipc.js';
+
+export interface HttpAnswer {
+  status: number;
+  body: string;
+}
+
+export class HttpClient {
+  private readonly agent: Agent;
+  private readonly base: URL;
+
+  constructor(baseUrl: string, options: { maxSockets: number; timeoutMs: number }) {
+    this.base = new URL(baseUrl);
+    if (this.base.protocol !== 'http:') throw new RangeError(`--url must be http:// (got ${baseUrl})`);
+    this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets, timeout: options.timeoutMs });
+  }
+
+  /** Resolves with any status; rejects only on a transport error (its `code` names it) or a timeout. */
+  send(
+    method: string,
+    path: string,
+    body: unknown,
+    authorization: string,
+    timeoutMs = 30_000,
+  ): Promise<HttpAnswer> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          agent: this.agent,
+          host: this.base.hostname,
+          port: this.base.port,
+          method,
+          path,
+          headers: {
+            ...(payload === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+            ...(authorization ? { authorization: `Bearer ${authorization}` } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+          );
+          res.on('error', reject);
+        },
+      );
+      req.setTimeout(timeoutMs, () =>
+        req.destroy(Object.assign(new Error('request timed out'), { code: 'TIMEOUT' })),
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  async json<T>(method: string, path: string, body: unknown, authorization: string): Promise<T> {
+    const res = await this.send(method, path, body, authorization);
+    if (res.status !== 200)
+      throw new Error(`${method} ${path}: HTTP ${res.status} ${res.body.slice(0, 200)}`);
+    return JSON.parse(res.body) as T;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** Reason label for a failed request, e.g. "error ECONNRESET" or "error TIMEOUT". */
+export function errorReason(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  return `error ${typeof code === 'string' ? code : (err as Error).message}`;
+}
+
+/** User tokens: minted locally with the shared HS256 secret, or asked from POST /v1/tokens with the API key. */
+export class TokenSource {
+  private readonly key: KeyObject | undefined;
+
+  constructor(
+    private readonly target: TargetSpec,
+    private readonly http: HttpClient,
+  ) {
+    this.key = target.jwtSecret ? createSecretKey(Buffer.from(target.jwtSecret, 'utf8')) : undefined;
+    if (target.kind === 'courier' && !this.key && !target.apiKey) {
+      throw new RangeError('courier needs --jwt-secret (mint tokens locally) or --api-key (POST /v1/tokens)');
+    }
+  }
+
+  async token(uid: string, role = this.target.role): Promise<string> {
+    if (this.target.kind === 'socketio') return ''; // the reference peer identifies clients by a query uid
+    const { platform } = this.target;
+    if (this.key) {
+      // The claims internal/auth/tokens.ts checks: sub (uid), role, platform, iss, exp; HS256 only.
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ role, platform })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(uid)
+        .setIssuer(this.target.jwtIssuer)
+        .setIssuedAt(now)
+        .setExpirationTime(now + 86_400)
+        .sign(this.key);
+    }
+    const res = await this.http.json<{ token: string }>(
+      'POST',
+      '/v1/tokens',
+      { uid, role, platform },
+      this.target.apiKey,
+    );
+    return res.token;
+  }
+}
+
+/**
+ * The WebSocket URL to connect to, from GET /v1/gateway asked once per `every` connections. Asking for each
+ * connection would add one HTTP request per connection to the business tier and cap the open rate at its
+ * request rate; asking once would pin every connection to one worker. Workers publish their connection
+ * counts every few seconds, so a new answer every K connections tracks the least-loaded worker closely.
+ */
+export class GatewayCursor {
+  private current: Promise<string> | undefined;
+  private used = 0;
+
+  constructor(
+    private readonly target: TargetSpec,
+    private readonly http: HttpClient,
+    private readonly every: number,
+  ) {}
+
+  url(authorization: string): Promise<string> {
+    if (!this.current || this.used >= this.every) {
+      this.used = 0;
+      const next = this.http
+        .json<{ url: string }>('GET', '/v1/gateway', undefined, this.target.apiKey || authorization)
+        .then((r) => r.url);
+      // A failed lookup must not poison later connections: the next caller asks again.
+      next.catch(() => {
+        if (this.current === next) this.current = undefined;
+      });
+      this.current = next;
+    }
+    this.used++;
+    return this.current;
+  }
+}

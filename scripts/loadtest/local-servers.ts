@@ -1,0 +1,230 @@
+// What `bench` starts and stops for itself, all on 127.0.0.1 and free ports: a redis-server (for the
+// Socket.IO adapter), courier (the all-in-one, or a multi-process cluster with --cluster) and the Socket.IO
+// reference peer. Each start returns a `stop` that ends what it started and nothing else.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: this file runs as dist/scripts/loadtest/local-servers.js. */
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/**
+ * Limits that protect production from abuse but would measure themselves instead of courier when thousands
+ * of connections come from a handful of loopback addresses and a few sender uids (DESIGN §1 step 6).
+ */
+export const LOAD_ENV: Record<string, string> = {
+  COURIER_BLACKLIST_MAX_CONNECTS_PER_IP: '0',
+  COURIER_RATELIMIT_API_KEY_PER_SECOND: '0',
+  COURIER_RATELIMIT_USER_PER_SECOND: '0',
+  COURIER_WORKER_MAX_FRAMES_PER_SECOND: '0',
+  COURIER_BUSINESS_OPEN_MESSAGING: 'true', // ws-mode senders are customers writing to other customers
+};
+
+export interface Started {
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+export async function freePorts(n: number): Promise<number[]> {
+  // All held open at once, so the kernel cannot hand out the same port twice.
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const srv = createServer();
+          srv.once('error', reject);
+          srv.listen(0, '127.0.0.1', () => resolve(srv));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+function spawnLogged(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { child: ChildProcess; output: () => string } {
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (c: Buffer) => {
+    out = (out + c.toString()).slice(-20_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return { child, output: () => out };
+}
+
+async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function until(
+  what: string,
+  check: () => Promise<boolean>,
+  child: { child: ChildProcess; output: () => string },
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.child.exitCode !== null)
+      throw new Error(`${what}: the process exited (${child.child.exitCode}):\n${child.output()}`);
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not ready within ${timeoutMs / 1000} s:\n${child.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** PING over a bare socket: a client library would log every refused attempt while the server starts. */
+function redisPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.setTimeout(1000, () => socket.destroy());
+    socket.once('error', () => resolve(false)); // not listening yet: `until` asks again
+    socket.once('close', () => resolve(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (d: Buffer) => {
+      resolve(d.toString().startsWith('+PONG'));
+      socket.destroy();
+    });
+  });
+}
+
+export async function startRedisServer(): Promise<Started & { url: string }> {
+  const [port] = await freePorts(1);
+  const dir = mkdtempSync(join(tmpdir(), 'courier-bench-redis-'));
+  const proc = spawnLogged('redis-server', [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+  ]);
+  proc.child.once('error', () => undefined); // ENOENT surfaces through `until` as an exit with the output
+  const url = `redis://127.0.0.1:${port}`;
+  await until('redis-server', () => redisPing(port as number), proc);
+  return {
+    url,
+    pids: [proc.child.pid ?? 0],
+    stop: async () => {
+      await stopChild(proc.child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface CourierUnderTest extends Started {
+  url: string; // business base URL
+  jwtSecret: string;
+  apiKey: string;
+  redisUrl: string; // '' for the all-in-one (memory registry)
+  etcd: string;
+}
+
+/** `node dist/cmd/courier/main.js` (what `npm start` runs) on free ports with a throw-away SQLite file. */
+export async function startAllInOne(): Promise<CourierUnderTest> {
+  const [http, ws, dispatch, grpc] = (await freePorts(4)) as [number, number, number, number];
+  const dir = mkdtempSync(join(tmpdir(), 'courier-bench-'));
+  const jwtSecret = randomBytes(32).toString('base64url');
+  const apiKey = `bench-${randomBytes(12).toString('hex')}`;
+  const env = {
+    ...process.env,
+    ...LOAD_ENV,
+    COURIER_LOG_LEVEL: 'warn',
+    COURIER_AUTH_API_KEYS: JSON.stringify([apiKey]),
+    COURIER_AUTH_JWT_SECRET: jwtSecret,
+    COURIER_STORE_SQLITE_PATH: join(dir, 'courier.db'),
+    COURIER_BUSINESS_HTTP_HOST: '127.0.0.1',
+    COURIER_BUSINESS_HTTP_PORT: String(http),
+    COURIER_DISPATCHER_HTTP_PORT: String(dispatch),
+    COURIER_WORKER_WS_HOST: '127.0.0.1',
+    COURIER_WORKER_WS_PORT: String(ws),
+    COURIER_WORKER_GRPC_PORT: String(grpc),
+  };
+  const proc = spawnLogged(
+    process.execPath,
+    ['dist/cmd/courier/main.js', '--config', 'configs/courier.yaml'],
+    env,
+  );
+  const url = `http://127.0.0.1:${http}`;
+  await until(
+    'courier all-in-one',
+    async () => (await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) })).status === 200,
+    proc,
+  );
+  return {
+    url,
+    jwtSecret,
+    apiKey,
+    redisUrl: '',
+    etcd: '',
+    pids: [proc.child.pid ?? 0],
+    stop: async () => {
+      await stopChild(proc.child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A cluster (Redis registry, etcd, MariaDB) from the launcher `npm run cluster` and the cluster tests use. */
+export async function startCluster(workers: number): Promise<CourierUnderTest> {
+  // Imported only here: the test support pulls in the server launchers that the plain tools never need.
+  const { LocalCluster } = await import('../../test/support/cluster.js');
+  const cluster = await LocalCluster.start({
+    business: 1,
+    dispatchers: 1,
+    workers,
+    env: LOAD_ENV,
+    startTimeoutMs: 60_000,
+  });
+  const business = cluster.nodesOf('business')[0];
+  return {
+    url: business?.url ?? '',
+    jwtSecret: cluster.secrets.jwtSecret,
+    apiKey: cluster.secrets.apiKey,
+    redisUrl: cluster.redis.url,
+    etcd: cluster.etcd.endpoint,
+    pids: cluster.nodesOf('worker').map((n) => n.proc.child.pid ?? 0),
+    stop: () => cluster.stop(),
+  };
+}
+
+/** The Socket.IO reference peer with `procs` processes; resolves when it printed READY. */
+export async function startSocketIoPeer(redisUrl: string, procs: number): Promise<Started & { url: string }> {
+  const script = join(ROOT, 'dist/scripts/loadtest/peers/socketio-server.js');
+  const proc = spawnLogged(process.execPath, [
+    script,
+    '--redis-url',
+    redisUrl,
+    '--procs',
+    String(procs),
+    '--lifetime',
+    '900',
+  ]);
+  let ready: { urls: string[]; pids: number[] } | undefined;
+  proc.child.stdout?.on('data', (c: Buffer) => {
+    const line = /READY (\{.*\})/.exec(c.toString());
+    if (line) ready = JSON.parse(line[1] as string) as { urls: string[]; pids: number[] };
+  });
+  await until('socket.io peer', async () => ready !== undefined, proc);
+  const r = ready as { urls: string[]; pids: number[] };
+  return { url: r.urls[0] as string, pids: r.pids, stop: () => stopChild(proc.child) };
+}

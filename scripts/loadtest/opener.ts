@@ -1,0 +1,124 @@
+// Opens a generator's connections at a paced rate with a bounded number of handshakes in flight. Opens are
+// scheduled open-loop (intended time i / rate); when the server is slower than the rate the queue grows and
+// the open latency, measured from the intended time, shows it.
+import { openConn, type ConnEvents, type LoadConn } from './clients.js';
+import type { GatewayCursor } from './http-client.js';
+import type { TargetSpec } from './ipc.js';
+import { realClock } from './scheduler.js';
+
+export interface OpenTask {
+  k: number; // local index in this generator
+  uid: string;
+  token: string; // '' for Socket.IO
+  source: string; // local address to bind, '' = kernel default
+  intendedMs: number;
+}
+
+export class Opener {
+  private readonly queue: OpenTask[] = [];
+  private head = 0;
+  private readonly started = new Map<number, { conn: LoadConn | undefined; at: number }>();
+  private readonly sweeper: NodeJS.Timeout;
+  readonly conns: (LoadConn | undefined)[] = [];
+  private readonly wrapped: ConnEvents;
+
+  constructor(
+    private readonly target: TargetSpec,
+    private readonly gateway: GatewayCursor,
+    private readonly maxPending: number,
+    events: ConnEvents,
+  ) {
+    // Every outcome frees a handshake slot, so the queue moves on whatever happened to the connection.
+    this.wrapped = {
+      ...events,
+      open: (conn) => {
+        this.settle(conn.index);
+        events.open(conn);
+      },
+      fail: (k, reason) => {
+        const wasPending = this.started.has(k);
+        this.settle(k);
+        this.conns[k] = undefined;
+        if (wasPending) events.fail(k, reason);
+        else events.drop(k, reason); // a late failure after open is a drop
+      },
+      drop: (k, reason) => {
+        this.conns[k] = undefined;
+        events.drop(k, reason);
+      },
+    };
+    // ws' handshakeTimeout covers only the upgrade; a connection that upgrades but never says welcome (or a
+    // gateway lookup that hangs) is given up here.
+    this.sweeper = setInterval(() => this.sweep(), 500);
+    this.sweeper.unref();
+  }
+
+  get pending(): number {
+    return this.started.size;
+  }
+
+  get queued(): number {
+    return this.queue.length - this.head;
+  }
+
+  enqueue(task: OpenTask): void {
+    this.queue.push(task);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.started.size < this.maxPending && this.head < this.queue.length) {
+      const task = this.queue[this.head++] as OpenTask;
+      this.start(task);
+    }
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head); // keep the queue from holding every task of the run
+      this.head = 0;
+    }
+  }
+
+  private start(task: OpenTask): void {
+    const slot = { conn: undefined as LoadConn | undefined, at: realClock.now() };
+    this.started.set(task.k, slot);
+    this.gateway.url(task.token).then(
+      (url) => {
+        if (!this.started.has(task.k)) return; // timed out while asking the gateway
+        const conn = openConn(
+          this.target.kind,
+          task.k,
+          url,
+          task,
+          task.source,
+          this.target.connectTimeoutMs,
+          this.wrapped,
+        );
+        slot.conn = conn;
+        this.conns[task.k] = conn;
+      },
+      (err: unknown) => this.wrapped.fail(task.k, `gateway ${(err as Error).message.slice(0, 60)}`),
+    );
+  }
+
+  private settle(k: number): void {
+    if (this.started.delete(k)) this.pump();
+  }
+
+  private sweep(): void {
+    const limit = realClock.now() - this.target.connectTimeoutMs;
+    for (const [k, slot] of this.started) {
+      if (slot.at > limit) continue;
+      if (slot.conn) slot.conn.abort('timeout');
+      else this.wrapped.fail(k, 'timeout (gateway)');
+    }
+  }
+
+  /** Closes every open connection (our orderly close: no drops reported) and stops the sweeper. */
+  closeAll(): void {
+    clearInterval(this.sweeper);
+    this.queue.length = 0;
+    this.head = 0;
+    for (const conn of this.conns) conn?.close();
+    for (const slot of this.started.values()) slot.conn?.close();
+    this.started.clear();
+  }
+}

@@ -1,0 +1,266 @@
+// The Socket.IO reference peer of issue 6, target 4: the same job as courier done the usual Node way, so the
+// same load tools can measure both on the same machine. HTTP POST /v1/messages (and /batch) → emit to the
+// receiver's room → the client ACKs. Clients join the room of the uid given in the query (no tokens: kept
+// simple on purpose, which favours the peer). N processes share rooms through @socket.io/redis-adapter.
+//
+//   node dist/scripts/loadtest/peers/socketio-server.js --redis-url redis://127.0.0.1:6379 --port 9000 --procs 2
+//
+// Prints one line `READY {"urls":[…],"pids":[…]}` on stdout when every process listens.
+import { fork } from 'node:child_process';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Redis } from 'ioredis';
+import { Server } from 'socket.io';
+import { HelpRequested, UsageError, check, list, parseOptions, type Specs } from '../args.js';
+import { freePorts } from '../local-servers.js';
+
+const specs = {
+  redisUrl: { kind: 'str', help: 'Redis for the adapter (required)' },
+  host: { kind: 'str', def: '127.0.0.1', help: 'address to listen on' },
+  port: {
+    kind: 'int',
+    def: 0,
+    help: 'port of the first process; the others use the next ones (0 = free ports)',
+  },
+  procs: { kind: 'int', def: 1, help: 'server processes sharing rooms through Redis' },
+  lifetime: { kind: 'num', def: 3600, help: 'seconds after which the peer stops by itself (0 = never)' },
+  peers: { kind: 'str', help: '(internal) URLs of all processes, for GET /v1/gateway' },
+  child: { kind: 'bool', help: '(internal) run as one of the forked processes' },
+} satisfies Specs;
+
+interface OutMessage {
+  id: string;
+  conversation: string;
+  seq: number;
+  from: string;
+  to: string[];
+  type: string;
+  content: unknown;
+  ts: number;
+}
+
+type Emit = (to: string, message: OutMessage) => void;
+
+let counter = 0;
+const idPrefix = process.pid.toString(36);
+
+/** Checks the subset of courier's send body the peer understands; returns an error text or the message. */
+function toMessage(input: unknown): OutMessage | string {
+  if (typeof input !== 'object' || input === null) return 'body: expected an object';
+  const { from, to, type, content } = input as Record<string, unknown>;
+  if (typeof from !== 'string' || from === '') return 'from: required';
+  if (typeof to !== 'string' || to === '') return 'to: required';
+  if (typeof type !== 'string') return 'type: required';
+  if (content === undefined) return 'content: required';
+  const conversation = from < to ? `d:${from}:${to}` : `d:${to}:${from}`;
+  return {
+    id: `${idPrefix}-${++counter}`,
+    conversation,
+    seq: 0,
+    from,
+    to: [to],
+    type,
+    content,
+    ts: Date.now(),
+  };
+}
+
+function readJson(req: IncomingMessage, limit = 4 * 1024 * 1024): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) req.destroy(new Error('body too large'));
+      else chunks.push(c);
+    });
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch (err) {
+        reject(err as Error);
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
+  res.end(json);
+}
+
+function handleHttp(emit: Emit, peers: string[]) {
+  let turn = 0;
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/v1/gateway')
+      return reply(res, 200, { url: peers[turn++ % peers.length] });
+    if (req.method === 'GET' && path === '/healthz') return reply(res, 200, { status: 'ok' });
+    if (req.method !== 'POST' || (path !== '/v1/messages' && path !== '/v1/messages/batch')) {
+      return reply(res, 404, { error: { code: 'not_found', message: 'no such endpoint' } });
+    }
+    readJson(req).then(
+      (body) => {
+        const send = (input: unknown) => {
+          const m = toMessage(input);
+          if (typeof m === 'string') return { error: { code: 'invalid_request', message: m } };
+          emit(m.to[0] as string, m);
+          return {
+            id: m.id,
+            conversation: m.conversation,
+            seq: 0,
+            ts: m.ts,
+            to: m.to,
+            filtered: false,
+            delivered: null,
+          };
+        };
+        if (path === '/v1/messages') {
+          const result = send(body);
+          return reply(res, 'error' in result ? 400 : 200, result);
+        }
+        const messages = (body as { messages?: unknown }).messages;
+        if (!Array.isArray(messages))
+          return reply(res, 400, { error: { code: 'invalid_request', message: 'messages: required' } });
+        reply(res, 200, { results: messages.map(send) });
+      },
+      (err: Error) => reply(res, 400, { error: { code: 'invalid_request', message: err.message } }),
+    );
+  };
+}
+
+/** One server process: HTTP + Socket.IO on one port, rooms shared through Redis. */
+async function serve(o: {
+  redisUrl: string;
+  host: string;
+  port: number;
+  peers: string[];
+}): Promise<() => Promise<void>> {
+  const pub = new Redis(o.redisUrl, { lazyConnect: true });
+  const sub = pub.duplicate();
+  await Promise.all([pub.connect(), sub.connect()]);
+  let io: Server | undefined;
+  const emit: Emit = (to, message) => io?.to(to).emit('message', message);
+  const http = createServer(handleHttp(emit, o.peers));
+  io = new Server(http, { transports: ['websocket'], serveClient: false, adapter: createAdapter(pub, sub) });
+  let acks = 0;
+  io.on('connection', (socket) => {
+    const uid = socket.handshake.query.uid;
+    if (typeof uid !== 'string' || uid === '') {
+      socket.disconnect(true);
+      return;
+    }
+    void socket.join(uid);
+    socket.on('ack', (ids: unknown) => {
+      if (Array.isArray(ids)) acks += ids.length; // a real server would stop its resend timer here
+    });
+    socket.on(
+      'send',
+      (payload: { clientMsgId?: unknown; message?: Record<string, unknown> }, ack: unknown) => {
+        const m = toMessage({ ...(payload?.message ?? {}), from: uid });
+        const answer =
+          typeof m === 'string'
+            ? { error: { code: 'invalid_request', message: m } }
+            : { clientMsgId: payload?.clientMsgId, message: m };
+        if (typeof m !== 'string') emit(m.to[0] as string, m);
+        if (typeof ack === 'function') (ack as (a: unknown) => void)(answer);
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(o.port, o.host, () => resolve());
+  });
+  return async () => {
+    await new Promise<void>((resolve) => io?.close(() => resolve()));
+    pub.disconnect();
+    sub.disconnect();
+    process.stderr.write(`socketio peer ${process.pid}: ${acks} acks received\n`);
+  };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const o = parseOptions(
+    'peers/socketio-server',
+    'Socket.IO reference peer for the load tools (issue 6, target 4).',
+    specs,
+    argv,
+  );
+  check(o.redisUrl !== '', '--redis-url is required (the Redis adapter is part of the comparison)');
+  check(o.procs >= 1, `--procs must be at least 1 (got ${o.procs})`);
+  check(
+    /^127\.\d+\.\d+\.\d+$/.test(o.host),
+    `--host must be a loopback address (got ${o.host}): a load-test peer only`,
+  );
+  if (o.child) {
+    const stop = await serve({ redisUrl: o.redisUrl, host: o.host, port: o.port, peers: list(o.peers) });
+    process.send?.({ ready: true });
+    const quit = () => void stop().finally(() => process.exit(0));
+    process.once('SIGTERM', quit);
+    process.once('disconnect', quit); // the primary went away: never linger holding sockets
+    return;
+  }
+  const ports = o.port > 0 ? Array.from({ length: o.procs }, (_, i) => o.port + i) : await freePorts(o.procs);
+  const urls = ports.map((p) => `http://${o.host}:${p}`);
+  const self = fileURLToPath(import.meta.url);
+  const children = ports.map((port) =>
+    fork(
+      self,
+      [
+        '--child',
+        '--redis-url',
+        o.redisUrl,
+        '--host',
+        o.host,
+        '--port',
+        String(port),
+        '--peers',
+        urls.join(','),
+      ],
+      {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      },
+    ),
+  );
+  const stopAll = () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  };
+  await Promise.all(
+    children.map(
+      (c, i) =>
+        new Promise<void>((resolve, reject) => {
+          c.once('message', () => resolve());
+          c.once('exit', (code) =>
+            reject(new Error(`peer process on port ${ports[i]} exited (${code}) before listening`)),
+          );
+        }),
+    ),
+  ).catch((err: unknown) => {
+    stopAll();
+    throw err;
+  });
+  process.stdout.write(`READY ${JSON.stringify({ urls, pids: children.map((c) => c.pid) })}\n`);
+  const exited = Promise.all(
+    children.map(
+      (c) => new Promise((resolve) => (c.exitCode === null ? c.once('exit', resolve) : resolve(null))),
+    ),
+  );
+  process.once('SIGTERM', stopAll);
+  process.once('SIGINT', stopAll);
+  if (o.lifetime > 0) setTimeout(stopAll, o.lifetime * 1000).unref();
+  await exited;
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof HelpRequested) {
+    process.stdout.write(err.message);
+    return;
+  }
+  process.stderr.write(
+    `socketio-server: ${err instanceof UsageError ? '' : 'failed: '}${(err as Error).message}\n`,
+  );
+  process.exitCode = err instanceof UsageError ? 2 : 1;
+});

@@ -1,0 +1,307 @@
+// `push`: open-loop message load at a target rate, end-to-end latency from each message's intended send time
+// to its arrival at a receiver device, and an exact loss check (accepted but not received by every device).
+import { check, type Options, type Specs } from './args.js';
+import {
+  PerSecond,
+  buildTarget,
+  defaultUidPrefix,
+  memorySpecs,
+  sortedCounts,
+  sumCounts,
+  targetSpecs,
+} from './common.js';
+import { Fleet } from './fleet.js';
+import { Histogram, toMs, type LatencySummary } from './histogram.js';
+import { addCount, type ChildMessage, type PushFinal } from './ipc.js';
+import { discoverPids, perConnection, sampleMemory } from './memory.js';
+import { autoProcs, autoSources, splitPlan } from './plan.js';
+import { Progress, fmt } from './progress.js';
+import { checkLosses, type LossCheck } from './losses.js';
+import { newReport, writeReport, type Report } from './report.js';
+import { realClock } from './scheduler.js';
+
+export const pushSummary =
+  'Sends messages open-loop at --rate messages/s for --duration seconds (each stamped with its intended send\n' +
+  'time: a stalled server shows up as latency, not as a lower offered rate) through POST /v1/messages (http),\n' +
+  'POST /v1/messages/batch (batch) or WebSocket send frames (ws), to --receivers users connected through the\n' +
+  'gateway, who ACK every message. Reports delivered/s, latency from intended send to receipt, and losses.';
+
+export const pushSpecs = {
+  mode: {
+    kind: 'str',
+    def: 'http',
+    help: 'http (POST /v1/messages), batch (POST /v1/messages/batch) or ws (send frames)',
+  },
+  rate: { kind: 'num', def: 1000, help: 'offered load, messages/s over all generators' },
+  duration: { kind: 'num', def: 10, help: 'seconds of sending' },
+  batchSize: {
+    kind: 'int',
+    def: 100,
+    help: 'messages per batch request (batch mode; the server allows up to 500)',
+  },
+  receivers: { kind: 'int', def: 100, help: 'receiving users; message i goes to one of them in turn' },
+  devices: {
+    kind: 'int',
+    def: 1,
+    help: 'connections per receiving user; every device must get every message',
+  },
+  senders: {
+    kind: 'int',
+    def: 10,
+    help: 'sending users (ws mode: sender connections); at least one per generator',
+  },
+  maxSockets: { kind: 'int', def: 64, help: 'HTTP keep-alive connections per generator' },
+  maxInflight: {
+    kind: 'int',
+    def: 4096,
+    help: 'unanswered messages per generator before further ones are skipped (and counted)',
+  },
+  connectRate: { kind: 'num', def: 2000, help: 'opens/s while connecting receivers, before the timed part' },
+  drain: { kind: 'num', def: 10, help: 'seconds to wait after the last send for outstanding deliveries' },
+  compare: {
+    kind: 'bool',
+    help: 'run against courier (--url), then the Socket.IO peer (--socketio-url); report ratios',
+  },
+  socketioUrl: { kind: 'str', help: 'base URL of the Socket.IO reference peer, for --compare' },
+  ...memorySpecs,
+  ...targetSpecs,
+} satisfies Specs;
+
+export type PushOptions = Options<typeof pushSpecs>;
+
+export interface PushResult {
+  report: Report;
+  files: { json: string; html: string };
+  deliveredPerSec: number; // mean of seconds 1 … duration: the rate sustained while sending
+  /** All deliveries ÷ the time until the last one: what an overloaded server really got through. */
+  throughput: number;
+  latencyMs: LatencySummary;
+  loss: LossCheck;
+  accepted: number;
+  failed: number;
+  rssPerConn: number | null;
+}
+
+export async function runPush(o: PushOptions): Promise<PushResult> {
+  const target = buildTarget(o);
+  check(['http', 'batch', 'ws'].includes(o.mode), `--mode must be http, batch or ws (got ${o.mode})`);
+  check(o.rate > 0 && o.duration > 0, '--rate and --duration must be positive');
+  check(o.batchSize >= 1 && o.batchSize <= 5000, `--batch-size must be 1–5000 (got ${o.batchSize})`);
+  check(o.receivers >= 1 && o.devices >= 1, '--receivers and --devices must be at least 1');
+  const devices = o.receivers * o.devices;
+  const procs = autoProcs(devices, o.procs, o.maxPerProc);
+  const senders = Math.max(o.senders, procs);
+  const sources = autoSources(devices, o.sources, o.sourceBase, o.maxPerSource);
+  const plan = splitPlan({
+    count: devices,
+    procs,
+    sources,
+    maxPerProc: o.maxPerProc - Math.ceil(senders / procs),
+    maxPerSource: o.maxPerSource,
+  });
+  const total = Math.round(o.rate * o.duration);
+  const report = newReport(
+    'push',
+    `courier load: ${fmt(o.rate)} msg/s ${o.mode} for ${o.duration} s (${o.target})`,
+    { ...o, procs, senders },
+  );
+  const uidPrefix = defaultUidPrefix(o.uidPrefix);
+
+  const sent = new PerSecond();
+  const accepted = new PerSecond();
+  const delivered = new PerSecond();
+  const failed: Record<string, number> = {};
+  const dropped: Record<string, number> = {};
+  const latency = new Histogram();
+  const latencyBySec = new Map<number, Histogram>();
+  const inflight = new Map<number, number>();
+  const finals: PushFinal[] = [];
+  let duplicates = 0;
+  let unexpected = 0;
+  let lastSec = 0;
+  const onMessage = (m: ChildMessage) => {
+    if (m.type === 'push-final') finals.push(m);
+    // Connection failures before the timed part: shown now and kept as a warning (details by reason follow).
+    if (m.type === 'prepared' && m.note) {
+      progress.note(`generator ${m.proc}: ${m.note}`);
+      report.warnings.push(`generator ${m.proc}: ${m.note} before the run (see "Connection losses")`);
+    }
+    if (m.type !== 'tick' || m.tick.kind !== 'push') return;
+    const t = m.tick;
+    for (const [sec, [s, a, d]] of Object.entries(t.bySecond)) {
+      sent.add(Number(sec), s);
+      accepted.add(Number(sec), a);
+      delivered.add(Number(sec), d);
+    }
+    addCount(failed, t.failed);
+    addCount(dropped, t.dropped);
+    duplicates += t.duplicates;
+    unexpected += t.unexpected;
+    inflight.set(m.proc, t.inflight);
+    for (const [sec, data] of Object.entries(t.latency)) {
+      latency.merge(data);
+      const h = latencyBySec.get(Number(sec)) ?? new Histogram();
+      h.merge(data);
+      latencyBySec.set(Number(sec), h);
+      lastSec = Math.max(lastSec, Number(sec));
+    }
+  };
+  const totalOf = (s: PerSecond) => s.points().reduce((a, [, v]) => a + v, 0);
+  const progress = new Progress('push', () => {
+    const p99 = (latencyBySec.get(lastSec)?.percentile(0.99) ?? 0) / 1000;
+    const queued = [...inflight.values()].reduce((a, b) => a + b, 0);
+    return `sent ${fmt(sent.last())}/s  accepted ${fmt(totalOf(accepted))}  delivered ${fmt(delivered.last())}/s  p99 ${p99.toFixed(1)} ms  in flight ${fmt(queued)}  failed ${fmt(sumCounts(failed))}`;
+  });
+
+  const { pids } = await discoverPids(o, (t) => progress.note(t));
+  const before = await sampleMemory(pids, o.redisUrl, (t) => progress.note(t));
+  const fleet = new Fleet(procs, onMessage);
+  let after = before;
+  let startMs = 0;
+  try {
+    const prepared = fleet.expectAll('prepared');
+    const settled = fleet.expectAll('settled');
+    const collected = fleet.expectAll('push-final');
+    const connectSeconds = (devices + senders) / o.connectRate;
+    const deadlineMs = Date.now() + (connectSeconds + o.duration + o.drain + 600) * 1000;
+    for (let p = 0; p < procs; p++) {
+      const share = Math.floor(total / procs) + (p < total % procs ? 1 : 0);
+      fleet.send(p, {
+        type: 'push-job',
+        proc: p,
+        procs,
+        plan,
+        devices: o.devices,
+        receivers: o.receivers,
+        senders,
+        target,
+        uidPrefix,
+        mode: o.mode as 'http' | 'batch' | 'ws',
+        batchSize: o.mode === 'batch' ? o.batchSize : 1,
+        ratePerSec: o.rate / procs,
+        total: share,
+        maxSockets: o.maxSockets,
+        maxInflight: o.maxInflight,
+        connectRatePerSec: o.connectRate / procs,
+        deadlineMs,
+      });
+    }
+    progress.note(
+      `connecting ${fmt(devices)} receiver devices${o.mode === 'ws' ? ` and ${senders} senders` : ''} over ${procs} generator(s) × ${sources.length} source(s)`,
+    );
+    await fleet.race(prepared, (connectSeconds + o.connectTimeout + 120) * 1000, 'connecting receivers');
+    after = await sampleMemory(pids, o.redisUrl, (t) => progress.note(t));
+    startMs = realClock.now() + 500;
+    fleet.broadcast({ type: 'go', startMs });
+    progress.start();
+    await fleet.race(settled, (o.duration + 120) * 1000, 'sending');
+    // Drain: wait until every accepted message reached every device, or the drain period ends.
+    const drainEnd = Date.now() + o.drain * 1000;
+    while (Date.now() < drainEnd && totalOf(delivered) < totalOf(accepted) * o.devices) await sleep(100);
+    fleet.broadcast({ type: 'collect' });
+    await fleet.race(collected, 120_000, 'collecting results');
+  } finally {
+    progress.stop();
+    await fleet.close();
+  }
+
+  const loss = checkLosses(finals, o.devices);
+  const steady = delivered.mean(1, Math.max(2, Math.ceil(o.duration)));
+  const lastDelivery = delivered.points().reduce((last, [sec, n]) => (n > 0 ? sec : last), 0);
+  const throughput = totalOf(delivered) / (lastDelivery + 1);
+  const lat = toMs(latency.summary());
+  const connections = devices + (o.mode === 'ws' ? senders : 0);
+  // Below ~1,000 connections a garbage collection moves RSS by more than the connections cost; use `conns`.
+  const rssPerConn =
+    connections >= 1000 ? perConnection(before.workerRssBytes, after.workerRssBytes, connections) : null;
+  const maxLag = Math.max(0, ...finals.map((f) => f.maxLagMs));
+  report.summary = {
+    target: `${o.target} ${o.url}`,
+    mode: o.mode,
+    'offered rate (msg/s)': o.rate,
+    sent: totalOf(sent),
+    accepted: loss.accepted,
+    'failed or skipped': sumCounts(failed),
+    'delivered (unique, all devices)': totalOf(delivered),
+    'delivered/s (mean of seconds 1 … duration)': Math.round(steady),
+    'delivered/s (all deliveries ÷ time to the last one)': Math.round(throughput),
+    'latency p50 (ms)': lat.p50,
+    'latency p90 (ms)': lat.p90,
+    'latency p99 (ms)': lat.p99,
+    'latency p99.9 (ms)': lat.p999,
+    'latency max (ms)': lat.max,
+    'lost (accepted, not received by a device connected throughout)': loss.lost,
+    'missed by devices that dropped': loss.missedByDropped,
+    'owed to devices that never connected': loss.notConnected,
+    duplicates,
+    'unexpected frames': unexpected + loss.unexpected,
+    'server RSS per receiver connection (bytes)': rssPerConn,
+    'generator max lag (ms)': Math.round(maxLag),
+  };
+  if (loss.lost > 0)
+    report.warnings.push(
+      `${fmt(loss.lost)} accepted messages were lost (sample keys: ${loss.sample.join(', ')})`,
+    );
+  if (duplicates > 0) report.warnings.push(`${fmt(duplicates)} duplicate deliveries`);
+  if (maxLag > 100)
+    report.warnings.push(
+      `the generators themselves lagged up to ${Math.round(maxLag)} ms behind schedule: the machine is saturated`,
+    );
+  if (failed['skipped: backlog'])
+    report.warnings.push(
+      `${fmt(failed['skipped: backlog'])} messages skipped: more than --max-inflight messages were unanswered (the offered rate is above capacity)`,
+    );
+  const secs = [...latencyBySec.keys()].sort((a, b) => a - b);
+  const q = (p: number) =>
+    secs.map((s): [number, number] => [s, (latencyBySec.get(s)?.percentile(p) ?? 0) / 1000]);
+  report.tables.push(
+    { title: 'Failures by reason', columns: ['reason', 'count'], rows: sortedCounts(failed) },
+    { title: 'Connection losses', columns: ['reason', 'count'], rows: sortedCounts(dropped) },
+  );
+  report.charts.push(
+    {
+      title: 'Messages per second',
+      xLabel: 'seconds since start',
+      yLabel: 'messages/s',
+      series: [
+        { name: 'sent', points: sent.points() },
+        { name: 'accepted', points: accepted.points() },
+        { name: 'delivered', points: delivered.points() },
+      ],
+    },
+    {
+      title: 'End-to-end latency from intended send time',
+      xLabel: 'seconds since start (arrival)',
+      yLabel: 'ms',
+      logY: true,
+      series: [
+        { name: 'p50', points: q(0.5) },
+        { name: 'p90', points: q(0.9) },
+        { name: 'p99', points: q(0.99) },
+        { name: 'max', points: q(1) },
+      ],
+    },
+  );
+  report.data = {
+    failed,
+    dropped,
+    loss,
+    latencyMs: lat,
+    perSecond: { sent: sent.points(), accepted: accepted.points(), delivered: delivered.points() },
+    latencyHistogram: latency.toData(),
+  };
+  const files = writeReport(report, o.out);
+  return {
+    report,
+    files,
+    deliveredPerSec: steady,
+    throughput,
+    latencyMs: lat,
+    loss,
+    accepted: loss.accepted,
+    failed: sumCounts(failed),
+    rssPerConn,
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

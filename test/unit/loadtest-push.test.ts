@@ -1,0 +1,52 @@
+// One small real run of `push` (forked generators, gateway, tokens, HTTP sends, ACKing receivers) against an
+// in-process courier: everything accepted must arrive, once, and the report files must exist.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { parseOptions } from '../../scripts/loadtest/args.js';
+import { pushSpecs, runPush } from '../../scripts/loadtest/push.js';
+import { API_KEY, TestCourier } from '../support/courier.js';
+import { tempDir } from '../support/servers.js';
+
+describe('loadtest push against a TestCourier', () => {
+  let courier: TestCourier;
+  const out = tempDir('loadtest-report');
+
+  before(async () => {
+    courier = await TestCourier.start({ business: { openMessaging: true } });
+  });
+  after(async () => {
+    await courier?.stop();
+    out.remove();
+  });
+
+  it(
+    'delivers 200 messages at 100/s to 10 receivers with none lost and writes the report',
+    { timeout: 30_000 },
+    async () => {
+      const o = parseOptions('push', '', pushSpecs, [
+        ...['--url', courier.baseUrl, '--api-key', API_KEY, '--jwt-secret', courier.config.auth.jwt.secret],
+        ...['--mode', 'http', '--rate', '100', '--duration', '2', '--receivers', '10', '--procs', '2'],
+        ...['--drain', '10', '--out', out.path, '--worker-pids', String(process.pid)],
+      ]);
+      const result = await runPush(o);
+      assert.equal(result.accepted, 200, JSON.stringify(result.report.tables));
+      assert.equal(result.loss.lost, 0);
+      assert.equal(result.loss.expectedDeliveries, 200);
+      assert.equal(result.report.summary['duplicates'], 0);
+      assert.equal(result.report.summary['delivered (unique, all devices)'], 200);
+      assert.equal(result.latencyMs.count, 200);
+      assert.ok(result.latencyMs.p50 > 0 && result.latencyMs.max < 10_000, JSON.stringify(result.latencyMs));
+      assert.ok(existsSync(result.files.json) && existsSync(result.files.html));
+      const html = readFileSync(result.files.html, 'utf8');
+      assert.match(html, /<svg/);
+      assert.doesNotMatch(
+        html,
+        /<script|https?:\/\/(?!127\.0\.0\.1|www\.w3\.org)/,
+        'the report is self-contained',
+      );
+      const json = JSON.parse(readFileSync(result.files.json, 'utf8')) as { options: { apiKey: string } };
+      assert.equal(json.options.apiKey, '(redacted)');
+    },
+  );
+});
