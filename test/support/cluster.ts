@@ -88,18 +88,19 @@ export class LocalCluster {
     let cluster: LocalCluster | undefined;
     try {
       const mysqlUrl = await mariadb.value.createDatabase('courier');
-      cluster = new LocalCluster(redis.value, etcd.value, mariadb.value, mysqlUrl, secrets, options);
-      await cluster.migrate();
+      const started = new LocalCluster(redis.value, etcd.value, mariadb.value, mysqlUrl, secrets, options);
+      cluster = started;
+      await started.migrate();
       const { business = 2, dispatchers = 2, workers = 3 } = options;
       const roles: ClusterRole[] = [
         ...Array<ClusterRole>(business).fill('business'),
         ...Array<ClusterRole>(dispatchers).fill('dispatcher'),
         ...Array<ClusterRole>(workers).fill('worker'),
       ];
-      const results = await Promise.allSettled(roles.map((role) => cluster?.startNode(role)));
+      const results = await Promise.allSettled(roles.map((role) => started.startNode(role)));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
-      return cluster;
+      return started;
     } catch (err) {
       if (cluster) await cluster.stop();
       else await Promise.allSettled([redis.value.stop(), etcd.value.stop(), mariadb.value.stop()]);
