@@ -1,8 +1,9 @@
 // Checks on raw JSON text from the network, before it is parsed, for what JSON.parse accepts but courier
 // must refuse: nesting so deep that validating or serialising it again overflows the stack (an HTTP 500, or
 // a worker's uplink batch refused for every client in it), and numbers too large for a double, which
-// JSON.parse turns into Infinity and JSON.stringify later into null: the stored message would differ from
-// the one sent. One linear pass over the bytes; structure characters are ASCII, so UTF-8 needs no decoding.
+// JSON.parse turns into Infinity and JSON.stringify later into null, and `__proto__` keys, which validation
+// that copies objects turns into a prototype and drops: either way the stored message would differ from the
+// one sent. One linear pass over the bytes; structure characters are ASCII, so UTF-8 needs no decoding.
 
 /** Levels of objects and arrays allowed in a body or frame; message content gets all but a few of them. */
 export const MAX_JSON_DEPTH = 64;
@@ -27,9 +28,17 @@ export function jsonProblem(bytes: Uint8Array, maxDepth = MAX_JSON_DEPTH): strin
     const b = bytes[i] as number;
     if (b === QUOTE) {
       // Skip the string, escapes included; an unterminated one is left for JSON.parse to refuse.
+      const start = i;
+      let escaped = false;
       i++;
-      while (i < n && bytes[i] !== QUOTE) i += bytes[i] === BACKSLASH ? 2 : 1;
+      while (i < n && bytes[i] !== QUOTE) {
+        if (bytes[i] === BACKSLASH) escaped = true;
+        i += bytes[i] === BACKSLASH ? 2 : 1;
+      }
       i++;
+      if (isKey(bytes, i) && keyText(bytes, start, i, escaped) === '__proto__') {
+        return 'has a key named __proto__';
+      }
     } else if (b === OPEN_BRACE || b === OPEN_BRACKET) {
       if (++depth > maxDepth) return `is nested deeper than ${maxDepth} levels`;
       i++;
@@ -53,4 +62,25 @@ export function jsonProblem(bytes: Uint8Array, maxDepth = MAX_JSON_DEPTH): strin
     }
   }
   return null;
+}
+
+const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
+const COLON = 0x3a;
+
+/** Whether the string that ended just before `at` is an object key (a colon follows). */
+function isKey(bytes: Uint8Array, at: number): boolean {
+  let i = at;
+  while (i < bytes.length && WHITESPACE.has(bytes[i] as number)) i++;
+  return bytes[i] === COLON;
+}
+
+/** The text of the string token bytes[start..end) (quotes included); escapes are decoded only when present. */
+function keyText(bytes: Uint8Array, start: number, end: number, escaped: boolean): string {
+  const raw = Buffer.from(bytes.subarray(start, end)).toString('utf8');
+  if (!escaped) return raw.slice(1, -1);
+  try {
+    return JSON.parse(raw) as string;
+  } catch {
+    return ''; // not a valid string: JSON.parse of the whole text refuses it
+  }
 }

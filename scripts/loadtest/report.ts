@@ -78,7 +78,8 @@ function cell(v: Cell): string {
 function table(t: Table): string {
   const head = t.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('');
   const body = t.rows.map((r) => `<tr>${r.map((c) => `<td>${cell(c)}</td>`).join('')}</tr>`).join('\n');
-  return `<h2>${escapeHtml(t.title)}</h2>\n<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+  const thead = t.columns.some((c) => c !== '') ? `<thead><tr>${head}</tr></thead>` : ''; // key/value tables
+  return `<h2>${escapeHtml(t.title)}</h2>\n<table>${thead}<tbody>\n${body}\n</tbody></table>`;
 }
 
 export function renderHtml(r: Report): string {

@@ -87,6 +87,8 @@ describe('bad input', () => {
     assert.match(deep.json.error.message, /nested deeper/);
     const inf = await post('/v1/messages', head + '{"price":1e999}}');
     assert.equal(inf.status, 400, 'would be stored as null');
+    const proto = await post('/v1/messages', head + '{"__proto__":{"x":1},"y":2}}');
+    assert.equal(proto.status, 400, 'validation would drop the key and store {"y":2}');
     await nothingStored(a, b);
   });
 
@@ -193,6 +195,7 @@ describe('bad input', () => {
         },
       },
       `{"type":"send","clientMsgId":"c5","message":{"to":"${peer}","type":"custom","content":{"n":1e999}}}`,
+      `{"type":"send","clientMsgId":"c6","message":{"to":"${peer}","type":"custom","content":{"__proto__":{}}}}`,
       { type: 'sync', conversation: 'x', after: -1 },
       { type: 'sync', conversation: 'x', limit: 1e9 },
       { type: 'read', conversation: 'x', seq: -1 },
