@@ -1,30 +1,23 @@
 // The embedded store: one SQLite file, one connection, owned by one process (DESIGN §2 embedded default).
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely } from 'kysely';
 import type { Logger } from '../log/logger.js';
 import { sqliteDialect } from './dialect.js';
 import { KyselyStore } from './kysely-store.js';
 import type { Database } from './schema.js';
+import { SqliteThreadDialect } from './sqlite-thread-dialect.js';
 
 export interface SqliteStoreOptions {
   path: string; // database file; its directory is created when missing; ':memory:' for a throwaway store
   groupCommitMaxRows: number;
 }
 
-const BUSY_TIMEOUT_MS = 5_000; // wait this long for another process's write lock before SQLITE_BUSY
-
-/** Opens (creating when missing) a SQLite database file as a Kysely instance. */
+/**
+ * Opens (creating when missing) a SQLite database file as a Kysely instance. better-sqlite3 runs in a worker
+ * thread: its calls are synchronous and every commit waits for an fsync, which on the main thread would
+ * stall every connection of the all-in-one for the length of each commit.
+ */
 export function openSqlite(path: string): Kysely<Database> {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const database = new SQLite(path);
-  database.pragma('journal_mode = WAL');
-  // FULL, not NORMAL: in WAL mode NORMAL skips the fsync at commit, so a power loss could drop messages
-  // that were already acknowledged as durable. Group commit keeps the cost to one fsync per batch.
-  database.pragma('synchronous = FULL');
-  database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  return new Kysely<Database>({ dialect: new SqliteThreadDialect(path) });
 }
 
 /** A store on a SQLite file; call `migrate()` before use (createStore does). */
