@@ -10,7 +10,13 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(`${out}/assets`, { recursive: true });
 
 await build({
-  entryPoints: { shop: 'web/shop.ts', agent: 'web/agent.ts', styles: 'web/styles.css' },
+  entryPoints: {
+    shop: 'web/shop.ts',
+    agent: 'web/agent.ts',
+    styles: 'web/styles.css',
+    admin: 'web/admin.ts', // the operator's dashboard at /admin (internal/business/admin-api.ts)
+    'admin-styles': 'web/admin.css',
+  },
   outdir: `${out}/assets`,
   bundle: true,
   format: 'esm',

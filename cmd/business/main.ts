@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { JwtTokens } from '../../internal/auth/tokens.js';
 import { startBusiness } from '../../internal/business/business-node.js';
 import { createLogger } from '../../internal/log/logger.js';
+import { Metrics } from '../../internal/metrics/metrics.js';
 import { Backends } from '../../internal/node/backends.js';
 import { Lifecycle, nodeId } from '../../internal/node/lifecycle.js';
 import { exitOnStartFailure, loadConfigOrExit, requireInternalKey } from '../../internal/node/main.js';
@@ -10,7 +11,8 @@ import { exitOnStartFailure, loadConfigOrExit, requireInternalKey } from '../../
 const config = loadConfigOrExit();
 const id = nodeId(config.node.id, 'business', hostname());
 const logger = createLogger(config.log, { role: 'business', node: id });
-const backends = new Backends(config, logger);
+const metrics = Metrics.create(); // one registry for the process, served at /metrics
+const backends = new Backends(config, logger, {}, metrics.backend);
 try {
   backends.check('business');
   const internalKey = requireInternalKey(config);
@@ -23,6 +25,7 @@ try {
       internalKey,
       trustedProxies: config.http.trustedProxies,
       banTtlSeconds: config.blacklist.defaultTtlSeconds,
+      adminKeys: config.auth.adminKeys,
     },
     {
       store: await backends.store(),
@@ -33,6 +36,7 @@ try {
       registry: backends.registry(),
       blacklist: backends.blacklist(),
       rateLimits: backends.rateLimits(),
+      metrics,
     },
   );
   new Lifecycle([business], backends, logger, config.shutdown.graceSeconds * 1000).handleSignals();

@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { JwtTokens } from '../../internal/auth/tokens.js';
 import { createLogger } from '../../internal/log/logger.js';
+import { Metrics } from '../../internal/metrics/metrics.js';
 import { Backends } from '../../internal/node/backends.js';
 import { Lifecycle, nodeId } from '../../internal/node/lifecycle.js';
 import { exitOnStartFailure, loadConfigOrExit, requireInternalKey } from '../../internal/node/main.js';
@@ -10,7 +11,8 @@ import { startWorker } from '../../internal/worker/worker-node.js';
 const config = loadConfigOrExit();
 const id = nodeId(config.node.id, 'worker', hostname());
 const logger = createLogger(config.log, { role: 'worker', node: id });
-const backends = new Backends(config, logger);
+const metrics = Metrics.create(); // one registry for the process, served at /metrics
+const backends = new Backends(config, logger, {}, metrics.backend);
 try {
   backends.check('worker');
   const internalKey = requireInternalKey(config);
@@ -30,6 +32,7 @@ try {
       verifier: tokens,
       logger,
       blacklist: backends.blacklist(),
+      metrics,
     },
   );
   new Lifecycle([worker], backends, logger, config.shutdown.graceSeconds * 1000).handleSignals();

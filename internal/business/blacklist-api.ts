@@ -138,7 +138,7 @@ export class SenderBanCheck extends MessageService {
     super(...rest);
   }
 
-  override async send(actor: Actor, input: unknown, origin?: string): Promise<Sent> {
+  override async send(actor: Actor, input: unknown, origin?: string, requestId?: string): Promise<Sent> {
     const sender =
       actor.kind === 'service' ? declaredSender(input) : origin === undefined ? undefined : actor.uid;
     if (this.blacklist && sender !== undefined && (await this.blacklist.check({ uid: sender }))) {
@@ -148,7 +148,7 @@ export class SenderBanCheck extends MessageService {
         actor.kind === 'service' ? 'from' : undefined,
       );
     }
-    return super.send(actor, input, origin);
+    return super.send(actor, input, origin, requestId);
   }
 }
 

@@ -8,13 +8,18 @@ import { errorMessage } from '../errors.js';
 import type { ContentFilter } from '../filter/filter.js';
 import { advertisedHost, createApp, finishApp, listen } from '../http/app.js';
 import { InternalAuth } from '../http/internal-auth.js';
-import type { Logger } from '../log/logger.js';
+import { componentLogger, type Logger } from '../log/logger.js';
+import { Metrics } from '../metrics/metrics.js';
+import { nodeStats, STATS_PATH } from '../metrics/node-stats.js';
 import type { RoleNode } from '../node/lifecycle.js';
+import { readiness } from '../node/readiness.js';
 import type { Registry } from '../registry/registry.js';
 import type { Sequencer } from '../sequencer/sequencer.js';
 import type { Store } from '../store/store.js';
+import { mountAdmin } from './admin-api.js';
 import { mountBlacklistApi, SenderBanCheck } from './blacklist-api.js';
 import { mountChatApi } from './chat-api.js';
+import { ClusterView } from './cluster-view.js';
 import { ConversationService } from './conversation-service.js';
 import { CustomerService } from './customer-service.js';
 import { DispatchClient } from './dispatch-client.js';
@@ -34,6 +39,7 @@ export interface BusinessNodeOptions {
   internalKey: string;
   trustedProxies?: readonly string[]; // http.trustedProxies: whose X-Forwarded-For is believed
   banTtlSeconds?: number; // blacklist.defaultTtlSeconds: a manual ban without ttlSeconds (default 86_400)
+  adminKeys?: string[]; // auth.adminKeys: the /admin dashboard's keys (none: its API refuses everyone)
 }
 
 export interface BusinessNodeDeps {
@@ -48,6 +54,7 @@ export interface BusinessNodeDeps {
   filter?: ContentFilter;
   blacklist?: Blacklist; // without one, nobody is banned and /v1/blacklist is not served
   rateLimits?: HttpRateLimits;
+  metrics?: Metrics; // the process's; a registry of its own when absent
 }
 
 /** Starts a business node: the public HTTP API and the uplink API workers call, registered in discovery. */
@@ -56,7 +63,9 @@ export async function startBusiness(
   deps: BusinessNodeDeps,
 ): Promise<RoleNode & { http: string; port: number }> {
   const { id, business } = options;
-  const logger = deps.logger.child({ component: 'business', node: id });
+  const logger = componentLogger(deps.logger, 'business', { id, role: 'business' });
+  const metrics = deps.metrics ?? Metrics.create();
+  const startedAt = Date.now();
   // First: a word file that cannot be read stops the start before anything runs.
   const sensitiveWords = new SensitiveWords(
     {
@@ -100,7 +109,9 @@ export async function startBusiness(
 
   let registration: Registration | undefined;
   let draining = false;
+  const adminKeys = new ApiKeys(options.adminKeys ?? []);
   const auth = new HttpAuth(new ApiKeys(options.apiKeys), deps.tokens, {
+    adminKeys,
     blacklist: deps.blacklist,
     limits: deps.rateLimits,
     clientIp: new ClientIp(options.trustedProxies),
@@ -115,15 +126,27 @@ export async function startBusiness(
     tokens: deps.tokens,
     gateway,
     maxBatch: business.maxBatch,
-    ready: async () => {
-      if (draining) return { ready: false, reason: 'draining' };
-      if (!registration) return { ready: false, reason: 'not registered in discovery' };
-      const [store, discovery] = await Promise.all([deps.store.ping(), deps.discovery.ping()]);
-      if (!store) return { ready: false, reason: 'store does not answer' };
-      if (!discovery) return { ready: false, reason: 'discovery does not answer' };
-      return { ready: true };
-    },
+    ready: readiness({
+      draining: () => draining,
+      registered: () => registration !== undefined,
+      backends: { store: () => deps.store.ping(), discovery: () => deps.discovery.ping() },
+    }),
+    metrics: metrics.business,
+    logger,
   });
+  const internalAuth = new InternalAuth(options.internalKey);
+  const stats = () => nodeStats({ id, role: 'business', startedAt }, metrics.business.window.snapshot());
+  app.get('/metrics', metrics.route);
+  app.get(STATS_PATH, internalAuth.middleware, (_req, res) => {
+    res.json(stats());
+  });
+  const cluster = new ClusterView({
+    discovery: deps.discovery,
+    internalKey: options.internalKey,
+    self: stats,
+    logger,
+  });
+  mountAdmin(app, { adminKeys, cluster, registry: deps.registry, dispatch: dispatcher, logger });
   mountChatApi(app, {
     auth,
     customerService,
@@ -135,7 +158,7 @@ export async function startBusiness(
     const defaultTtlSeconds = options.banTtlSeconds ?? 86_400;
     mountBlacklistApi(app, { auth, blacklist, dispatch: dispatcher, logger, defaultTtlSeconds });
   }
-  mountUplinkApi(app, new InternalAuth(options.internalKey), messages, reads);
+  mountUplinkApi(app, internalAuth, messages, reads, metrics.business);
   mountWeb(
     app,
     { demoLogin: business.demoLogin, demoMerchants: business.seed.merchants },
@@ -151,6 +174,7 @@ export async function startBusiness(
 
   const http = business.http.advertise || `http://${advertisedHost(business.http.host)}:${server.port}`;
   registration = await deps.discovery.register({ role: 'business', id, http });
+  metrics.nodeStarted('business', id, startedAt);
   logger.info({ http }, 'business started');
 
   let closed: Promise<void> | undefined;
@@ -159,13 +183,15 @@ export async function startBusiness(
     id,
     http,
     port: server.port,
-    async drain() {
+    async drain(graceMs: number) {
       if (draining) return;
       draining = true;
       await registration
         ?.revoke()
         .catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'revoke failed'));
-      await server.close(); // in-flight requests finish; keep-alive sockets close when idle
+      // In-flight requests finish (their sockets then close), idle keep-alive sockets close now, and
+      // requests still running at the deadline are cut: the caller retries with the same clientMsgId.
+      await server.close(graceMs);
     },
     close() {
       closed ??= (async () => {

@@ -8,11 +8,23 @@ import type { Logger } from '../log/logger.js';
 export class DispatchClient implements Dispatch {
   private readonly pool: NodePool<'dispatcher'>;
   private readonly batcher = new TickBatcher<DispatchItem, DispatchResult>(async (items) => {
-    const body = await this.pool.post<{ results: DispatchResult[] }>('/internal/v1/dispatch', { items });
+    // Each item carries its own request id; the call itself is named after them when they all share one.
+    const first = items[0]?.requestId;
+    const shared = items.every((item) => item.requestId === first) ? first : undefined;
+    this.logger.debug({ requestId: shared, items: items.length }, 'dispatch call');
+    const body = await this.pool.post<{ results: DispatchResult[] }>(
+      '/internal/v1/dispatch',
+      { items },
+      shared,
+    );
     return body.results;
   });
 
-  constructor(options: { key: string; timeoutMs: number }, discovery: Discovery, logger: Logger) {
+  constructor(
+    options: { key: string; timeoutMs: number },
+    discovery: Discovery,
+    private readonly logger: Logger,
+  ) {
     this.pool = new NodePool('dispatcher', options, discovery, logger);
   }
 

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { JwtTokens } from '../auth/tokens.js';
 import { CourierError, toErrorBody } from '../errors.js';
 import { route } from '../http/app.js';
+import type { Logger } from '../log/logger.js';
+import type { BusinessMetrics } from '../metrics/business-metrics.js';
 import { ROLES, PLATFORM_PATTERN, UID_PATTERN } from '../protocol/message.js';
 import type { GatewaySelector } from './gateway.js';
 import type { HttpAuth } from './http-auth.js';
@@ -18,6 +20,8 @@ export interface BusinessApiDeps {
   gateway: GatewaySelector;
   maxBatch: number;
   ready: () => Promise<{ ready: boolean; reason?: string }>;
+  metrics: BusinessMetrics;
+  logger: Logger;
 }
 
 /** An optional integer query parameter within [min, max]. */
@@ -57,7 +61,7 @@ const readBody = z
   .strict();
 
 export function mountBusinessApi(app: Express, deps: BusinessApiDeps): void {
-  const { auth, messages } = deps;
+  const { auth, messages, metrics } = deps;
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -76,7 +80,8 @@ export function mountBusinessApi(app: Express, deps: BusinessApiDeps): void {
     '/v1/messages',
     route(async (req, res) => {
       const actor = await auth.actor(req);
-      const sent = await messages.send(actor, req.body);
+      const requestId = res.locals.requestId as string;
+      const sent = await metrics.send('http', () => messages.send(actor, req.body, undefined, requestId));
       res.json(sent.result);
     }),
   );
@@ -92,7 +97,11 @@ export function mountBusinessApi(app: Express, deps: BusinessApiDeps): void {
       if (body.messages.length > deps.maxBatch) {
         throw new CourierError('too_large', `messages: at most ${deps.maxBatch} per batch`, 'messages');
       }
-      const results = await sendBatch(body.messages, (input) => messages.send(actor, input));
+      const requestId = res.locals.requestId as string;
+      deps.logger.info({ requestId, messages: body.messages.length }, 'message batch received');
+      const results = await sendBatch(body.messages, (input) =>
+        metrics.send('batch', () => messages.send(actor, input, undefined, requestId)),
+      );
       res.json({ results });
     }),
   );

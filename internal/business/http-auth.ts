@@ -21,6 +21,8 @@ export interface HttpAuthGuards {
   /** Client address behind trusted proxies; the socket's peer when absent. */
   clientIp?: ClientIp | undefined;
   logger?: Logger | undefined;
+  /** auth.adminKeys: the operator's dashboard keys, which act as server API keys here (bans, word list). */
+  adminKeys?: ApiKeys | undefined;
 }
 
 /**
@@ -48,7 +50,7 @@ export class HttpAuth {
     if (!match) throw new CourierError('unauthorized', 'Authorization must be "Bearer <API key or token>"');
     const credential = match[1] as string;
     const { blacklist, limits } = this.guards;
-    if (this.apiKeys.has(credential)) {
+    if (this.apiKeys.has(credential) || this.guards.adminKeys?.has(credential)) {
       // The key itself never goes into a Redis key name: its digest identifies the bucket.
       this.refuseIfLimited(req, await this.take(limits?.apiKey, digest(credential)));
       return { kind: 'service' };

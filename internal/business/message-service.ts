@@ -79,20 +79,24 @@ export class MessageService {
     private readonly rules: ChatRules,
   ) {}
 
-  /** Validates untrusted input and sends it. `origin` is the WebSocket connection that sent it, if any. */
-  async send(actor: Actor, input: unknown, origin?: string): Promise<Sent> {
+  /**
+   * Validates untrusted input and sends it. `origin` is the WebSocket connection that sent it, if any;
+   * `requestId` (of the HTTP request that carried it) travels with the message to the dispatcher and worker.
+   */
+  async send(actor: Actor, input: unknown, origin?: string, requestId?: string): Promise<Sent> {
     const req = parseOrThrow(sendRequestSchema, input);
     const from = this.senderOf(actor, req);
     const target = targetOf(req);
     const content = validateContent(req.type, req.content, this.options.maxMessageBytes);
-    if (req.clientMsgId === undefined) return this.sendNew(actor, from, target, req, content, origin);
+    if (req.clientMsgId === undefined)
+      return this.sendNew(actor, from, target, req, content, origin, requestId);
 
     const key = `${from}\u0000${req.clientMsgId}`;
     const known = this.results.get(key);
     if (known) return known;
     let pending = this.inFlight.get(key);
     if (!pending) {
-      pending = this.sendOnce(actor, key, from, target, req, content, origin).finally(() =>
+      pending = this.sendOnce(actor, key, from, target, req, content, origin, requestId).finally(() =>
         this.inFlight.delete(key),
       );
       this.inFlight.set(key, pending);
@@ -108,9 +112,12 @@ export class MessageService {
     req: SendRequest,
     content: SendRequest['content'],
     origin?: string,
+    requestId?: string,
   ): Promise<Sent> {
     const stored = await this.store.findByClientMsgId(from, req.clientMsgId as string);
-    const sent = stored ? replay(stored) : await this.sendNew(actor, from, target, req, content, origin);
+    const sent = stored
+      ? replay(stored)
+      : await this.sendNew(actor, from, target, req, content, origin, requestId);
     this.results.set(key, sent);
     return sent;
   }
@@ -134,6 +141,7 @@ export class MessageService {
     req: SendRequest,
     content: SendRequest['content'],
     origin?: string,
+    requestId?: string,
   ): Promise<Sent> {
     const outcome = this.filter.apply(req.type, content);
     if (outcome.action === 'reject') {
@@ -167,21 +175,22 @@ export class MessageService {
         { cause: err },
       );
     }
-    const delivered = await this.deliver(message, origin);
+    this.logger.debug({ requestId, id: message.id, conversation: conversation.id, seq }, 'message stored');
+    const delivered = await this.deliver(message, origin, requestId);
     return { message, result: resultOf(message, outcome.filtered, delivered) };
   }
 
   /** The receivers and the sender's other devices; the sending connection itself gets `sent` instead. */
-  private async deliver(message: Message, origin?: string): Promise<number> {
+  private async deliver(message: Message, origin?: string, requestId?: string): Promise<number> {
     try {
       const [result] = await this.dispatcher.dispatch([
-        { kind: 'message', message, uids: [...message.to, message.from], exclude: origin },
+        { kind: 'message', message, uids: [...message.to, message.from], exclude: origin, requestId },
       ]);
       return result?.delivered ?? 0;
     } catch (err) {
       // The message is durable: receivers that missed the push get it by sync when they next connect or see
       // the gap in seq. The sender is told how many connections got it now (none).
-      this.logger.warn({ id: message.id, err: errorMessage(err) }, 'dispatch failed after store');
+      this.logger.warn({ requestId, id: message.id, err: errorMessage(err) }, 'dispatch failed after store');
       return 0;
     }
   }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { toErrorBody } from '../errors.js';
 import { route } from '../http/app.js';
 import type { InternalAuth } from '../http/internal-auth.js';
+import type { BusinessMetrics } from '../metrics/business-metrics.js';
 import { ROLES, UID_PATTERN, type Role } from '../protocol/message.js';
 import type { UplinkSendResult } from '../worker/uplink.js';
 import type { MessageService } from './message-service.js';
@@ -39,18 +40,25 @@ export function mountUplinkApi(
   auth: InternalAuth,
   messages: MessageService,
   reads: ReadService,
+  metrics?: BusinessMetrics,
 ): void {
   app.post(
     '/internal/v1/uplink/send',
     auth.middleware,
     route(async (req, res) => {
       const { items } = parseOrThrow(sendBody, req.body);
+      // One uplink call carries the sends of a worker's tick; they share the call's request id.
+      const requestId = res.locals.requestId as string;
       const results = await Promise.all(
         items.map(async (item): Promise<UplinkSendResult> => {
           try {
-            const message = parseOrThrow(outgoingMessageSchema, item.message, ['message']);
-            const actor = { kind: 'user', uid: item.from, role: roleOf(item.conn) } as const;
-            const sent = await messages.send(actor, { ...message, clientMsgId: item.clientMsgId }, item.conn);
+            const send = () => {
+              const message = parseOrThrow(outgoingMessageSchema, item.message, ['message']);
+              const actor = { kind: 'user', uid: item.from, role: roleOf(item.conn) } as const;
+              const input = { ...message, clientMsgId: item.clientMsgId };
+              return messages.send(actor, input, item.conn, requestId);
+            };
+            const sent = await (metrics ? metrics.send('ws', send) : send());
             return { ok: true, message: sent.message };
           } catch (err) {
             return { ok: false, error: toErrorBody(err).body };

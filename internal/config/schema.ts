@@ -63,8 +63,11 @@ export const configSchema = z
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-        pretty: z.boolean().default(false),
-        file: z.string().default(''), // rotate daily into this file when set (issue 8)
+        // Coloured lines instead of JSON; 'auto' = when stdout is a terminal and NODE_ENV is not production.
+        pretty: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+        // JSON lines into this file instead of stdout, rotated daily as <name>.<yyyy-MM-dd>.<n>.log.
+        file: z.string().default(''),
+        keepDays: z.number().int().min(1).default(14), // rotated files kept beside the current one
       })
       .strict()
       .default({}),
@@ -72,6 +75,8 @@ export const configSchema = z
       .object({
         /** Server API keys: act for any uid. None by default outside the all-in-one config. */
         apiKeys: z.array(z.string().min(12, 'an API key needs at least 12 characters')).default([]),
+        /** Keys of the /admin dashboard (they also act as API keys for bans and the word list); none by default. */
+        adminKeys: z.array(z.string().min(12, 'an admin key needs at least 12 characters')).default([]),
         /** Shared secret between courier nodes for internal calls (worker → business, business → dispatcher). */
         internalKey: z.string().default(''),
         jwt: z

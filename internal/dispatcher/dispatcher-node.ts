@@ -1,10 +1,13 @@
 import type { Config } from '../config/schema.js';
 import type { Discovery, Registration } from '../discovery/discovery.js';
 import { errorMessage } from '../errors.js';
-import { advertisedHost, createApp, finishApp, listen } from '../http/app.js';
+import { advertisedHost, createApp, finishApp, listen, route } from '../http/app.js';
 import { InternalAuth } from '../http/internal-auth.js';
-import type { Logger } from '../log/logger.js';
+import { componentLogger, type Logger } from '../log/logger.js';
+import { Metrics } from '../metrics/metrics.js';
+import { nodeStats, STATS_PATH } from '../metrics/node-stats.js';
 import type { RoleNode } from '../node/lifecycle.js';
+import { readiness, readinessAnswer } from '../node/readiness.js';
 import type { Registry } from '../registry/registry.js';
 import { mountDispatchApi } from './http-api.js';
 import { DispatchService } from './service.js';
@@ -19,6 +22,7 @@ export interface DispatcherNodeDeps {
   registry: Registry;
   discovery: Discovery;
   logger: Logger;
+  metrics?: Metrics; // the process's; a registry of its own when absent
 }
 
 /** Starts a dispatcher: the internal dispatch API over HTTP, streams to workers, registered in discovery. */
@@ -27,12 +31,15 @@ export async function startDispatcher(
   deps: DispatcherNodeDeps,
 ): Promise<RoleNode & { http: string }> {
   const { id, dispatcher } = options;
-  const logger = deps.logger.child({ component: 'dispatcher', node: id });
+  const logger = componentLogger(deps.logger, 'dispatcher', { id, role: 'dispatcher' });
+  const metrics = deps.metrics ?? Metrics.create();
+  const startedAt = Date.now();
   const service = new DispatchService(
     { pushTimeoutMs: dispatcher.pushTimeoutMs },
     deps.registry,
     deps.discovery,
     logger,
+    { dispatcherId: id, metrics: metrics.dispatcher },
   );
   await service.start();
 
@@ -43,18 +50,30 @@ export async function startDispatcher(
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', (_req, res) => {
-    const ready = registration !== undefined && !draining;
-    res
-      .status(ready ? 200 : 503)
-      .json({ status: ready ? 'ready' : 'not_ready', workers: service.workerCount });
+  const ready = readiness({
+    draining: () => draining,
+    registered: () => registration !== undefined,
+    backends: { registry: () => deps.registry.ping(), discovery: () => deps.discovery.ping() },
   });
-  mountDispatchApi(app, service, new InternalAuth(options.internalKey), () => draining);
+  app.get(
+    '/readyz',
+    route(async (_req, res) => {
+      const { status, body } = readinessAnswer(await ready());
+      res.status(status).json({ ...body, workers: service.workerCount });
+    }),
+  );
+  app.get('/metrics', metrics.route);
+  const internalAuth = new InternalAuth(options.internalKey);
+  app.get(STATS_PATH, internalAuth.middleware, (_req, res) => {
+    res.json(nodeStats({ id, role: 'dispatcher', startedAt }, metrics.dispatcher.window.snapshot()));
+  });
+  mountDispatchApi(app, service, internalAuth, () => draining);
   finishApp(app, logger);
   const server = await listen(app, dispatcher.http.host, dispatcher.http.port);
 
   const http = dispatcher.http.advertise || `http://${advertisedHost(dispatcher.http.host)}:${server.port}`;
   registration = await deps.discovery.register({ role: 'dispatcher', id, http });
+  metrics.nodeStarted('dispatcher', id, startedAt);
   logger.info({ http }, 'dispatcher started');
 
   let closed: Promise<void> | undefined;
@@ -62,13 +81,13 @@ export async function startDispatcher(
     role: 'dispatcher',
     id,
     http,
-    async drain() {
+    async drain(graceMs: number) {
       if (draining) return;
       draining = true;
       await registration
         ?.revoke()
         .catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'revoke failed'));
-      await server.close(); // waits for in-flight dispatch requests
+      await server.close(graceMs); // in-flight dispatch requests finish, or are cut at the deadline
     },
     close() {
       closed ??= (async () => {

@@ -9,18 +9,21 @@ import type { Dispatch, DispatchItem } from './dispatch.js';
 // Business nodes are trusted, but a malformed body from a version mismatch must be refused clearly, not
 // half-dispatched; so the shape is checked, while message contents (validated by business) are not.
 const uids = z.array(z.string()).max(10_000);
+const requestId = z.string().max(64).optional(); // the business request the item came from, for logs
 const itemSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('message'),
     message: z.object({ id: z.string() }).passthrough(),
     uids,
     exclude: z.string().optional(),
+    requestId,
   }),
   z.object({
     kind: z.literal('event'),
     frame: z.object({ type: z.string() }).passthrough(),
     uids,
     exclude: z.string().optional(),
+    requestId,
   }),
   z.object({
     kind: z.literal('close'),
@@ -28,6 +31,7 @@ const itemSchema = z.discriminatedUnion('kind', [
     conns: z.array(z.string()).optional(),
     code: z.number().int(),
     reason: z.string(),
+    requestId,
   }),
 ]);
 const bodySchema = z.object({ items: z.array(itemSchema).max(10_000) });

@@ -1,11 +1,12 @@
 import type { Discovery, WorkerNode } from '../discovery/discovery.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import type { DispatcherMetrics } from '../metrics/dispatcher-metrics.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import type { ConnectionRef, Registry } from '../registry/registry.js';
 import type { PushItem } from '../rpc/push.js';
 import type { Dispatch, DispatchItem, DispatchResult } from './dispatch.js';
-import { WorkerLink } from './worker-link.js';
+import { LinkError, WorkerLink, type LinkContext } from './worker-link.js';
 
 export interface DispatchServiceOptions {
   pushTimeoutMs: number; // wait this long for a worker's answer to a batch
@@ -33,18 +34,35 @@ export class DispatchService implements Dispatch {
   private readonly links = new Map<string, WorkerLink>();
   private workers = new Map<string, WorkerNode>();
   private readonly sweeps = new Map<string, NodeJS.Timeout>(); // workers that left discovery, until swept
+  /**
+   * Workers that left discovery and are not swept yet, with their last address. They are still pushed to:
+   * one frozen past its lease (or cut off from etcd) reads what was written to it when it wakes up, and
+   * one that is dead fails fast. Dropping their pushes instead would lose them without anyone knowing.
+   */
+  private readonly vanished = new Map<string, WorkerNode>();
   private stopWatching: (() => void) | undefined;
+  private stopCounting: (() => void) | undefined;
   private closed = false;
+  private readonly linkContext: LinkContext;
 
   constructor(
     private readonly options: DispatchServiceOptions,
     private readonly registry: Registry,
     private readonly discovery: Discovery,
     private readonly logger: Logger,
-  ) {}
+    /** This dispatcher's id (named to workers in stream metadata) and its metrics. */
+    private readonly observe: { dispatcherId?: string; metrics?: DispatcherMetrics } = {},
+  ) {
+    this.linkContext = { dispatcherId: observe.dispatcherId, metrics: observe.metrics?.shared };
+  }
 
   async start(): Promise<void> {
     this.stopWatching = await this.discovery.watch('worker', (nodes) => this.onWorkers(nodes));
+    this.stopCounting = this.observe.metrics?.shared.countStreams('dispatcher', () => {
+      let open = 0;
+      for (const link of this.links.values()) if (link.streaming) open++;
+      return open;
+    });
   }
 
   get workerCount(): number {
@@ -52,10 +70,13 @@ export class DispatchService implements Dispatch {
   }
 
   async dispatch(items: DispatchItem[]): Promise<DispatchResult[]> {
+    const started = performance.now();
+    const { metrics } = this.observe;
     const uids = [...new Set(items.flatMap((item) => item.uids))];
     const conns = uids.length > 0 ? await this.registry.lookup(uids) : new Map();
     const routes: Route[] = [];
     items.forEach((item, itemIndex) => {
+      metrics?.received(item.kind);
       const frame = item.kind === 'close' ? '' : JSON.stringify(frameOf(item));
       const id = item.kind === 'message' ? item.message.id : '';
       for (const uid of item.uids) {
@@ -70,6 +91,8 @@ export class DispatchService implements Dispatch {
         for (const [worker, connIds] of byWorker) {
           const push: PushItem = { id, uid, conns: connIds, frame, ack: item.kind === 'message' };
           if (item.kind === 'close') push.close = { code: item.code, reason: item.reason };
+          if (item.kind === 'message') push.ts = item.message.ts;
+          if (item.requestId !== undefined) push.requestId = item.requestId;
           routes.push({ itemIndex, worker, push });
         }
       }
@@ -80,6 +103,12 @@ export class DispatchService implements Dispatch {
     await Promise.all(
       routes.map(async (route) => {
         const outcome = await this.pushWithRetry(route);
+        if (outcome === 'dead') metrics?.outcome('dead_worker', route.push.conns.length);
+        else if (!outcome) metrics?.outcome('failed', route.push.conns.length);
+        else {
+          metrics?.outcome('delivered', outcome.delivered);
+          metrics?.outcome('missing', outcome.missing.length);
+        }
         if (outcome === 'dead') {
           // A worker that left discovery a moment ago keeps its fields until its sweep: it may be back.
           if (this.sweeps.has(route.worker)) return;
@@ -107,6 +136,14 @@ export class DispatchService implements Dispatch {
           this.logger.warn({ worker, err: errorMessage(err) }, 'registry cleanup of a dead worker failed'),
         );
     }
+    metrics?.dispatched(items.length, started);
+    if (this.logger.isLevelEnabled('debug')) {
+      items.forEach((item, i) => {
+        const id = item.kind === 'message' ? item.message.id : undefined;
+        const delivered = results[i]?.delivered;
+        this.logger.debug({ requestId: item.requestId, kind: item.kind, id, delivered }, 'dispatched');
+      });
+    }
     return results;
   }
 
@@ -124,6 +161,9 @@ export class DispatchService implements Dispatch {
         return await link.push(route.push);
       } catch (err) {
         this.logger.warn({ worker: route.worker, attempt, err: errorMessage(err) }, 'push to worker failed');
+        // A slow answer is not a lost push: the worker may have written the frame already, so pushing again
+        // would deliver it twice exactly when the worker is overloaded. Only a broken stream is retried.
+        if (err instanceof LinkError && err.code === 'timeout') return undefined;
         if (attempt === 0) this.dropLink(route.worker, link);
       }
     }
@@ -131,17 +171,17 @@ export class DispatchService implements Dispatch {
   }
 
   private async linkFor(workerId: string, reresolve: boolean): Promise<WorkerLink | undefined> {
-    if (reresolve || !this.workers.has(workerId)) {
+    if (reresolve || (!this.workers.has(workerId) && !this.vanished.has(workerId))) {
       // The watch may lag behind a worker that registered a moment ago: ask discovery before calling it dead.
       const fresh = await this.discovery.list('worker').catch(() => undefined);
       if (fresh) this.onWorkers(fresh);
     }
-    const node = this.workers.get(workerId);
+    const node = this.workers.get(workerId) ?? this.vanished.get(workerId);
     if (!node) return undefined;
     let link = this.links.get(workerId);
     if (!link || link.node.grpc !== node.grpc) {
       link?.close();
-      link = new WorkerLink(node, this.options.pushTimeoutMs, this.logger);
+      link = new WorkerLink(node, this.options.pushTimeoutMs, this.logger, this.linkContext);
       this.links.set(workerId, link);
     }
     return link;
@@ -155,10 +195,17 @@ export class DispatchService implements Dispatch {
   private onWorkers(nodes: WorkerNode[]): void {
     const before = this.workers;
     this.workers = new Map(nodes.map((n) => [n.id, n]));
-    for (const id of before.keys()) if (!this.workers.has(id)) this.scheduleSweep(id);
-    for (const id of this.workers.keys()) this.cancelSweep(id);
+    for (const [id, node] of before) {
+      if (this.workers.has(id)) continue;
+      this.vanished.set(id, node);
+      this.scheduleSweep(id);
+    }
+    for (const id of this.workers.keys()) {
+      this.vanished.delete(id);
+      this.cancelSweep(id);
+    }
     for (const [id, link] of this.links) {
-      const node = this.workers.get(id);
+      const node = this.workers.get(id) ?? this.vanished.get(id);
       if (!node || node.grpc !== link.node.grpc) this.dropLink(id, link);
     }
   }
@@ -178,11 +225,20 @@ export class DispatchService implements Dispatch {
           ),
         )
         .finally(() => {
-          if (this.sweeps.get(workerId) === timer) this.sweeps.delete(workerId);
+          if (this.sweeps.get(workerId) !== timer) return;
+          this.sweeps.delete(workerId);
+          this.forgetVanished(workerId);
         });
     }, this.options.sweepDelayMs ?? DEFAULT_SWEEP_DELAY_MS);
     timer.unref();
     this.sweeps.set(workerId, timer);
+  }
+
+  /** Swept (or the sweep failed): pushes for it are dead from now on, its stream is closed. */
+  private forgetVanished(workerId: string): void {
+    if (!this.vanished.delete(workerId) || this.workers.has(workerId)) return;
+    const link = this.links.get(workerId);
+    if (link) this.dropLink(workerId, link);
   }
 
   private cancelSweep(workerId: string): void {
@@ -193,7 +249,8 @@ export class DispatchService implements Dispatch {
   private async sweep(workerId: string): Promise<void> {
     // The watch may lag (or have resynced before the worker re-registered): etcd's answer now decides.
     const live = await this.discovery.list('worker');
-    if (this.closed || live.some((n) => n.id === workerId)) return;
+    if (this.closed) return;
+    if (live.some((n) => n.id === workerId)) return this.onWorkers(live); // back: do not forget its address
     const started = Date.now();
     const removed = await this.registry.removeWorker(workerId);
     // Every dispatcher sweeps; only the ones that found something say so at info.
@@ -204,8 +261,10 @@ export class DispatchService implements Dispatch {
   async close(): Promise<void> {
     this.closed = true;
     this.stopWatching?.();
+    this.stopCounting?.();
     for (const timer of this.sweeps.values()) clearTimeout(timer);
     this.sweeps.clear();
+    this.vanished.clear();
     for (const [id, link] of this.links) this.dropLink(id, link);
   }
 }

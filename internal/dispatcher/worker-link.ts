@@ -2,7 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import { TickBatcher } from '../batch/tick-batcher.js';
 import type { WorkerNode } from '../discovery/discovery.js';
 import type { Logger } from '../log/logger.js';
-import { channelOptions, PushClient } from '../rpc/push-service.js';
+import type { SharedMetrics } from '../metrics/metrics.js';
+import { channelOptions, DISPATCHER_METADATA, PushClient } from '../rpc/push-service.js';
 import type { PushBatch, PushBatchResult, PushItem, PushItemResult } from '../rpc/push.js';
 
 export class LinkError extends Error {
@@ -18,6 +19,12 @@ export class LinkError extends Error {
 
 type PushStream = grpc.ClientDuplexStream<PushBatch, PushBatchResult>;
 
+/** Who opens the stream (sent as gRPC metadata, for the worker's logs) and where batch sizes are counted. */
+export interface LinkContext {
+  dispatcherId?: string;
+  metrics?: SharedMetrics;
+}
+
 interface InFlight {
   resolve: (results: PushItemResult[]) => void;
   reject: (err: Error) => void;
@@ -29,7 +36,7 @@ interface InFlight {
  * gRPC message, one write), so throughput grows with load instead of paying a call per message.
  */
 export class WorkerLink {
-  private readonly client: grpc.Client & { stream(): PushStream };
+  private readonly client: grpc.Client & { stream(metadata?: grpc.Metadata): PushStream };
   private stream: PushStream | undefined;
   private nextBatch = 1;
   private readonly inFlight = new Map<number, InFlight>();
@@ -40,9 +47,15 @@ export class WorkerLink {
     readonly node: WorkerNode,
     private readonly timeoutMs: number,
     private readonly logger: Logger,
+    private readonly context: LinkContext = {},
   ) {
     const client = new PushClient(node.grpc, grpc.credentials.createInsecure(), channelOptions);
     this.client = client as unknown as typeof this.client;
+  }
+
+  /** True while a stream to the worker is open. */
+  get streaming(): boolean {
+    return this.stream !== undefined;
   }
 
   push(item: PushItem): Promise<PushItemResult> {
@@ -64,13 +77,16 @@ export class WorkerLink {
         );
       }, this.timeoutMs);
       this.inFlight.set(batch, { resolve, reject, timer });
+      this.context.metrics?.pushBatchItems.sent.observe(items.length);
       this.openStream().write({ batch, items });
     });
   }
 
   private openStream(): PushStream {
     if (this.stream) return this.stream;
-    const stream = this.client.stream();
+    const metadata = new grpc.Metadata();
+    if (this.context.dispatcherId) metadata.set(DISPATCHER_METADATA, this.context.dispatcherId);
+    const stream = this.client.stream(metadata);
     this.stream = stream;
     stream.on('data', (result: PushBatchResult) => {
       const entry = this.inFlight.get(result.batch);

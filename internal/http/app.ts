@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import express, {
@@ -74,8 +74,11 @@ export function finishApp(app: Express, logger: Logger): void {
 export interface Listening {
   server: Server;
   port: number;
-  /** Stops accepting, lets in-flight requests finish, and closes idle keep-alive sockets. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting, lets in-flight requests finish (each answer then closes its socket), closes idle
+   * keep-alive sockets, and after `graceMs` (unbounded when absent) destroys the sockets still busy.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 export function listen(
@@ -86,28 +89,49 @@ export function listen(
   const server = createServer(app as Express);
   server.keepAliveTimeout = 65_000;
   server.on('clientError', answerClientError);
+  // Answers not yet sent: on close they get `Connection: close`, or their keep-alive socket would carry
+  // the client's next request and hold server.close() open for keepAliveTimeout (Node 20 waits for it).
+  const answering = new Set<ServerResponse>();
+  let closing: Promise<void> | undefined;
+  server.on('request', (_req, res: ServerResponse) => {
+    if (closing) return keepNoSocket(res);
+    answering.add(res);
+    res.once('close', () => answering.delete(res));
+  });
+  const close = (graceMs?: number) =>
+    (closing ??= new Promise<void>((done) => {
+      for (const res of answering) keepNoSocket(res);
+      // A client may still send on a socket that was idle a moment ago; sweeping idle sockets until the
+      // server is closed catches those that become idle after their last answer.
+      const sweep = setInterval(() => server.closeIdleConnections(), 100);
+      const deadline =
+        graceMs === undefined ? undefined : setTimeout(() => server.closeAllConnections(), graceMs);
+      server.close(() => {
+        clearInterval(sweep);
+        clearTimeout(deadline);
+        done();
+      });
+      server.closeIdleConnections();
+    }));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
-      resolve({
-        server,
-        port: (server.address() as AddressInfo).port,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeIdleConnections();
-          }),
-      });
+      resolve({ server, port: (server.address() as AddressInfo).port, close });
     });
   });
+}
+
+/** The socket closes after this answer instead of waiting for another request. */
+function keepNoSocket(res: ServerResponse): void {
+  if (!res.headersSent) res.setHeader('connection', 'close');
 }
 
 /**
  * Requests Node refuses before Express sees them (a URL or headers over the 16 KiB limit, a malformed request
  * line) get a documented status and the error body of DESIGN §3 instead of Node's bare 431 or 400.
  */
-function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || !socket.writable) {
     socket.destroy();
     return;

@@ -10,10 +10,14 @@ export class InternalAuth {
     this.digest = createHash('sha256').update(key).digest();
   }
 
+  /** True when an Authorization header carries the key (for servers without Express, e.g. the worker's). */
+  accepts(header: string | undefined): boolean {
+    const given = header?.startsWith('Bearer ') ? header.slice(7) : '';
+    return given.length > 0 && timingSafeEqual(createHash('sha256').update(given).digest(), this.digest);
+  }
+
   readonly middleware: RequestHandler = (req, _res, next) => {
-    const header = req.get('authorization') ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
-    const ok = given.length > 0 && timingSafeEqual(createHash('sha256').update(given).digest(), this.digest);
+    const ok = this.accepts(req.get('authorization'));
     next(
       ok ? undefined : new CourierError('unauthorized', 'internal endpoint: missing or wrong internal key'),
     );

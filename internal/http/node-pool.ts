@@ -31,19 +31,21 @@ export class NodePool<R extends HttpRole> {
     return this.nodes.length;
   }
 
-  async post<T>(path: string, body: unknown): Promise<T> {
+  /** `requestId` goes out as `x-request-id`, so the called node's logs name the caller's request. */
+  async post<T>(path: string, body: unknown, requestId?: string): Promise<T> {
     const nodes = this.nodes;
     if (nodes.length === 0) throw new CourierError('unavailable', `no ${this.role} node is available`);
     let lastError: unknown;
     for (let i = 0; i < nodes.length; i++) {
       const node = nodes[(this.turn++ & 0x7fffffff) % nodes.length] as { id: string; http: string };
       try {
-        return await postJson<T>(`${node.http}${path}`, body, this.options);
+        const options = requestId === undefined ? this.options : { ...this.options, requestId };
+        return await postJson<T>(`${node.http}${path}`, body, options);
       } catch (err) {
         if (err instanceof InternalCallError && !err.retryable) throw err.toCourierError();
         lastError = err;
         this.logger.warn(
-          { node: node.id, role: this.role, path, err: errorMessage(err) },
+          { node: node.id, role: this.role, path, requestId, err: errorMessage(err) },
           'internal call failed',
         );
       }

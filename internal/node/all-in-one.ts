@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js';
 import { startDispatcher } from '../dispatcher/dispatcher-node.js';
 import { StaticDiscovery } from '../discovery/static-discovery.js';
 import type { Logger } from '../log/logger.js';
+import { Metrics } from '../metrics/metrics.js';
 import { MemoryRegistry } from '../registry/memory-registry.js';
 import { startWorker, type RunningWorker } from '../worker/worker-node.js';
 import { Backends } from './backends.js';
@@ -16,6 +17,8 @@ export interface AllInOne {
   worker: RunningWorker;
   tokens: JwtTokens;
   lifecycle: Lifecycle;
+  /** The process's metrics, served by every role's /metrics. */
+  metrics: Metrics;
   /** Starts another worker on the same backends (tests restart workers with it); shut down with the rest. */
   startWorker(id: string): Promise<RunningWorker>;
 }
@@ -24,11 +27,18 @@ export interface AllInOne {
  * All three roles in one process on the embedded defaults (memory registry, static discovery, SQLite), still
  * talking over the real hops: HTTP to the dispatcher, a gRPC stream to the worker, WebSocket to clients.
  */
-export async function startAllInOne(config: Config, logger: Logger, hostname: string): Promise<AllInOne> {
-  const backends = new Backends(config, logger, {
-    registry: new MemoryRegistry(),
-    discovery: new StaticDiscovery(),
-  });
+export async function startAllInOne(
+  config: Config,
+  logger: Logger,
+  hostname: string,
+  metrics: Metrics = Metrics.create(),
+): Promise<AllInOne> {
+  const backends = new Backends(
+    config,
+    logger,
+    { registry: new MemoryRegistry(), discovery: new StaticDiscovery() },
+    metrics.backend,
+  );
   // Nothing leaves the process, so a per-run key is enough when none is configured.
   const internalKey = config.auth.internalKey || randomBytes(24).toString('base64url');
   const tokens = await JwtTokens.create(config.auth.jwt);
@@ -47,7 +57,7 @@ export async function startAllInOne(config: Config, logger: Logger, hostname: st
           uplinkTimeoutMs: config.business.dispatchTimeoutMs,
           trustedProxies: config.http.trustedProxies,
         },
-        { registry, discovery, verifier: tokens, logger, blacklist: backends.blacklist() },
+        { registry, discovery, verifier: tokens, logger, blacklist: backends.blacklist(), metrics },
       );
       nodes.push(started);
       return started;
@@ -55,7 +65,7 @@ export async function startAllInOne(config: Config, logger: Logger, hostname: st
     const worker = await launchWorker(nodeId(config.node.id, 'worker', hostname));
     const dispatcher = await startDispatcher(
       { id: nodeId('', 'dispatcher', hostname), dispatcher: config.dispatcher, internalKey },
-      { registry, discovery, logger },
+      { registry, discovery, logger, metrics },
     );
     nodes.push(dispatcher);
     const business = await startBusiness(
@@ -66,6 +76,7 @@ export async function startAllInOne(config: Config, logger: Logger, hostname: st
         internalKey,
         trustedProxies: config.http.trustedProxies,
         banTtlSeconds: config.blacklist.defaultTtlSeconds,
+        adminKeys: config.auth.adminKeys,
       },
       {
         store: await backends.store(),
@@ -76,10 +87,11 @@ export async function startAllInOne(config: Config, logger: Logger, hostname: st
         registry,
         blacklist: backends.blacklist(),
         rateLimits: backends.rateLimits(),
+        metrics,
       },
     );
     nodes.push(business);
-    return { business, dispatcher, worker, tokens, lifecycle, startWorker: launchWorker };
+    return { business, dispatcher, worker, tokens, lifecycle, metrics, startWorker: launchWorker };
   } catch (err) {
     await lifecycle.shutdown('start-up failed');
     throw err;

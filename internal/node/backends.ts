@@ -8,6 +8,15 @@ import { createDiscovery } from '../discovery/create-discovery.js';
 import type { Discovery } from '../discovery/discovery.js';
 import type { StaticDiscovery } from '../discovery/static-discovery.js';
 import type { Logger } from '../log/logger.js';
+import {
+  meteredBlacklist,
+  meteredDiscovery,
+  meteredRateLimiter,
+  meteredRegistry,
+  meteredSequencer,
+  meteredStore,
+} from '../metrics/metered-backends.js';
+import type { BackendMetrics } from '../metrics/metrics.js';
 import { MemoryRateLimiter } from '../ratelimit/memory-rate-limiter.js';
 import type { RateLimiter } from '../ratelimit/rate-limiter.js';
 import { RedisRateLimiter } from '../ratelimit/redis-rate-limiter.js';
@@ -40,6 +49,8 @@ export class Backends {
     private readonly config: Config,
     private readonly logger: Logger,
     private readonly shared: { registry?: MemoryRegistry; discovery?: StaticDiscovery } = {},
+    /** When given, every backend handed out is wrapped to time its calls (see metered-backends.ts). */
+    private readonly metrics?: BackendMetrics,
   ) {}
 
   /** Fails fast on combinations that cannot work for `role` in a process of its own. */
@@ -94,6 +105,7 @@ export class Backends {
       } else {
         this.registryValue = this.shared.registry ?? new MemoryRegistry();
       }
+      if (this.metrics) this.registryValue = meteredRegistry(this.registryValue, this.metrics);
     }
     return this.registryValue;
   }
@@ -106,7 +118,7 @@ export class Backends {
         this.shared.discovery,
       );
       if (discovery !== this.shared.discovery) this.closers.push(() => discovery.close());
-      this.discoveryValue = discovery;
+      this.discoveryValue = this.metrics ? meteredDiscovery(discovery, this.metrics) : discovery;
     }
     return this.discoveryValue;
   }
@@ -114,7 +126,8 @@ export class Backends {
   store(): Promise<Store> {
     if (!this.storeValue) {
       const pending = createStore(this.config.store, this.logger);
-      this.storeValue = pending;
+      const metrics = this.metrics;
+      this.storeValue = metrics ? pending.then((store) => meteredStore(store, metrics)) : pending;
       // A store that failed to open has nothing to close; its error went to whoever awaited store().
       this.closers.push(async () => (await pending.catch(() => undefined))?.close());
     }
@@ -130,7 +143,7 @@ export class Backends {
           ? new RedisSequencer({ prefix: this.config.redis.prefix }, this.redis(), seed)
           : new MemorySequencer(seed);
       this.closers.push(() => sequencer.close());
-      this.sequencerValue = sequencer;
+      this.sequencerValue = this.metrics ? meteredSequencer(sequencer, this.metrics) : sequencer;
     }
     return this.sequencerValue;
   }
@@ -162,7 +175,7 @@ export class Backends {
             )
           : new MemoryBlacklist(options);
       this.closers.push(() => blacklist.close());
-      this.blacklistValue = blacklist;
+      this.blacklistValue = this.metrics ? meteredBlacklist(blacklist, this.metrics) : blacklist;
     }
     return this.blacklistValue;
   }
@@ -179,7 +192,9 @@ export class Backends {
           ? new RedisRateLimiter({ ...rule, prefix: this.config.redis.prefix, name }, this.redis())
           : new MemoryRateLimiter({ ...rule, name: `ratelimit.${name}` });
         this.closers.push(() => limiter.close());
-        return limiter;
+        return this.metrics
+          ? meteredRateLimiter(limiter, name === 'apiKey' ? 'api_key' : 'user', this.metrics)
+          : limiter;
       };
       this.rateLimitsValue = { apiKey: make('apiKey'), user: make('user') };
     }

@@ -38,18 +38,35 @@ export class Lifecycle {
 
   private async run(reason: string): Promise<void> {
     this.logger.info({ reason }, 'shutting down');
+    // One deadline for the whole shutdown, so a process with several roles still exits within graceMs;
+    // the drains stop a little earlier to leave closing servers and backends their share of it.
+    const deadline = Date.now() + this.graceMs;
+    const drainsEnd = deadline - Math.min(2_000, this.graceMs / 5);
     // Workers drain before dispatchers and business so that in-flight pushes still find a route.
     const order = ['worker', 'dispatcher', 'business'] as const;
     for (const role of order) {
+      const graceMs = Math.max(0, drainsEnd - Date.now());
       const results = await Promise.allSettled(
-        this.nodes.filter((n) => n.role === role).map((n) => n.drain(this.graceMs)),
+        this.nodes.filter((n) => n.role === role).map((n) => n.drain(graceMs)),
       );
       for (const r of results)
         if (r.status === 'rejected') this.logger.warn({ err: r.reason }, 'drain failed');
     }
-    const closed = await Promise.allSettled(this.nodes.map((n) => n.close()));
-    for (const r of closed) if (r.status === 'rejected') this.logger.warn({ err: r.reason }, 'close failed');
-    await this.backends.close();
+    const closing = (async () => {
+      const closed = await Promise.allSettled(this.nodes.map((n) => n.close()));
+      for (const r of closed)
+        if (r.status === 'rejected') this.logger.warn({ err: r.reason }, 'close failed');
+      await this.backends.close();
+    })();
+    // A backend that hangs on close (Redis or etcd unreachable) must not keep the process past its grace
+    // period: what is left undone (registry removals, lease revokes) expires or is swept by the others.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()));
+    });
+    const outcome = await Promise.race([closing, late]);
+    clearTimeout(timer);
+    if (outcome === 'late') this.logger.warn('grace period over before every server and backend closed');
     this.logger.info('stopped');
     await new Promise<void>((resolve) => this.logger.flush(() => resolve()));
   }

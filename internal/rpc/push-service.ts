@@ -22,6 +22,8 @@ const isResult = (v: unknown): v is PushBatchResult =>
   isObject(v) && typeof v.batch === 'number' && Array.isArray(v.results);
 
 export const PUSH_STREAM_PATH = '/courier.v1.Push/Stream';
+/** gRPC metadata key naming the dispatcher that opened a push stream (for the worker's logs). */
+export const DISPATCHER_METADATA = 'x-courier-dispatcher';
 
 export const pushServiceDefinition = {
   stream: {

@@ -14,6 +14,10 @@ export interface PushItem {
   ack: boolean;
   /** Close these connections with this code instead of writing a frame (kick, ban). */
   close?: { code: number; reason: string };
+  /** The message's timestamp (ms) for `message` frames: the start of the delivery latency the worker measures. */
+  ts?: number;
+  /** The request id of the business call that produced the item, so its log lines can be followed. */
+  requestId?: string;
 }
 
 export interface PushBatch {

@@ -26,6 +26,8 @@ export class SqliteThreadError extends Error {
   }
 }
 
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
 type Waiting = { resolve: (r: ThreadReply & { ok: true }) => void; reject: (e: Error) => void };
 
 /** The main-thread end of the SQLite thread: one request in flight per query, answered in order. */
@@ -43,7 +45,7 @@ class SqliteThread {
     this.worker.on('exit', (code) => this.fail(new Error(`the SQLite thread exited with code ${code}`)));
   }
 
-  send(req: Omit<ThreadRequest, 'id'> & { op: ThreadRequest['op'] }): Promise<ThreadReply & { ok: true }> {
+  send(req: WithoutId<ThreadRequest>): Promise<ThreadReply & { ok: true }> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     if (this.waiting.size === 0) this.worker.ref();

@@ -23,6 +23,8 @@ export interface FrameHooks {
   ack(conn: Connection, ids: string[]): number;
   /** Releases the connection and starts the close handshake. */
   close(conn: Connection, code: number, reason: string): void;
+  /** A frame went over the connection's frame-rate cap (counted by the worker's metrics). */
+  limited?(conn: Connection): void;
 }
 
 export class ClientFrameHandler {
@@ -43,6 +45,7 @@ export class ClientFrameHandler {
       const ack = parsed.ok && parsed.frame.type === 'ack' ? this.hooks.ack(conn, parsed.frame.ids) : -1;
       if (ack > 0) return;
       if (!this.takeFrame(conn)) {
+        this.hooks.limited?.(conn);
         conn.send({ type: 'error', code: 'rate_limited', message: 'too many frames per second' });
         return this.hooks.close(conn, CloseCode.protocolError, 'frame rate exceeded');
       }

@@ -30,6 +30,8 @@ export class GatewaySocket extends WebSocket {
 export class PendingAck extends TimerHandle<Connection> {
   /** Resends done so far. */
   resends = 0;
+  /** When the frame was first written: the start of the ACK latency. */
+  readonly sentAt = Date.now();
 
   constructor(
     conn: Connection,

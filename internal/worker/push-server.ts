@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log/logger.js';
-import { channelOptions, pushServiceDefinition } from '../rpc/push-service.js';
+import type { SharedMetrics } from '../metrics/metrics.js';
+import { channelOptions, DISPATCHER_METADATA, pushServiceDefinition } from '../rpc/push-service.js';
 import type { PushBatch, PushBatchResult, PushItem, PushItemResult } from '../rpc/push.js';
 
 export type DeliverBatch = (items: PushItem[]) => PushItemResult[];
@@ -13,11 +14,14 @@ export class PushServer {
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
   });
   private readonly streams = new Set<grpc.ServerDuplexStream<PushBatch, PushBatchResult>>();
+  private readonly uncount: () => void;
 
   constructor(
     private readonly deliver: DeliverBatch,
     private readonly logger: Logger,
+    private readonly metrics?: SharedMetrics,
   ) {
+    this.uncount = metrics?.countStreams('worker', () => this.streams.size) ?? (() => undefined);
     this.server.addService(pushServiceDefinition, {
       stream: (call: grpc.ServerDuplexStream<PushBatch, PushBatchResult>) => this.onStream(call),
     });
@@ -34,7 +38,13 @@ export class PushServer {
 
   private onStream(call: grpc.ServerDuplexStream<PushBatch, PushBatchResult>): void {
     this.streams.add(call);
+    // The stream lives as long as the dispatcher does, so its metadata names the dispatcher; each item
+    // carries the request id of the business call it came from.
+    const dispatcher = String(call.metadata.get(DISPATCHER_METADATA)[0] ?? 'unknown');
+    this.logger.info({ dispatcher, streams: this.streams.size }, 'push stream opened');
     call.on('data', (batch: PushBatch) => {
+      this.metrics?.pushBatchItems.received.observe(batch.items.length);
+      this.logger.debug({ dispatcher, batch: batch.batch, items: batch.items.length }, 'push batch');
       let results: PushItemResult[];
       try {
         results = this.deliver(batch.items);
@@ -47,11 +57,15 @@ export class PushServer {
     });
     call.on('error', (err) => this.logger.debug({ err }, 'push stream error'));
     call.on('end', () => call.end());
-    call.on('close', () => this.streams.delete(call));
+    call.on('close', () => {
+      this.streams.delete(call);
+      this.logger.info({ dispatcher, streams: this.streams.size }, 'push stream closed');
+    });
   }
 
   /** Stops accepting streams and waits for open ones to finish, ending them after `graceMs`. */
   async close(graceMs = 1000): Promise<void> {
+    this.uncount();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();

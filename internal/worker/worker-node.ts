@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TokenVerifier } from '../auth/claims.js';
 import { blacklistAdmit } from '../blacklist/admit.js';
@@ -7,13 +7,17 @@ import { ClientIp } from '../blacklist/client-ip.js';
 import type { Config } from '../config/schema.js';
 import type { Discovery, Registration, WorkerNode } from '../discovery/discovery.js';
 import { errorMessage } from '../errors.js';
-import { advertisedHost } from '../http/app.js';
-import type { Logger } from '../log/logger.js';
+import { advertisedHost, answerClientError } from '../http/app.js';
+import { InternalAuth } from '../http/internal-auth.js';
+import { componentLogger, type Logger } from '../log/logger.js';
+import { Metrics } from '../metrics/metrics.js';
+import { nodeStats } from '../metrics/node-stats.js';
 import type { RoleNode } from '../node/lifecycle.js';
-import { CloseCode } from '../protocol/frames.js';
+import { readiness } from '../node/readiness.js';
 import type { Registry } from '../registry/registry.js';
 import { HttpUplink } from './http-uplink.js';
 import { PushServer } from './push-server.js';
+import { workerHttpHandler } from './worker-http.js';
 import { WsGateway } from './ws-gateway.js';
 
 export interface WorkerNodeOptions {
@@ -33,6 +37,7 @@ export interface WorkerNodeDeps {
   verifier: TokenVerifier;
   logger: Logger;
   blacklist?: Blacklist; // checked (and attempts counted) before every upgrade
+  metrics?: Metrics; // the process's; a registry of its own when absent
 }
 
 export interface RunningWorker extends RoleNode {
@@ -43,7 +48,9 @@ export interface RunningWorker extends RoleNode {
 /** Starts a worker: WebSocket gateway + gRPC push server, registered in discovery under its id. */
 export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDeps): Promise<RunningWorker> {
   const { id, worker } = options;
-  const logger = deps.logger.child({ component: 'worker', node: id });
+  const logger = componentLogger(deps.logger, 'worker', { id, role: 'worker' });
+  const metrics = deps.metrics ?? Metrics.create();
+  const startedAt = Date.now();
 
   // A worker restarting under a used id owns whatever its previous life left in the registry: drop it now.
   const stale = await deps.registry.removeWorker(id);
@@ -78,6 +85,7 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
       logger,
       admit: deps.blacklist && blacklistAdmit(deps.blacklist),
       clientIp: new ClientIp(options.trustedProxies),
+      metrics: metrics.worker,
     },
   );
 
@@ -91,20 +99,25 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
       requestTimeout: handshakeMs,
       connectionsCheckingInterval: Math.min(1_000, handshakeMs),
     },
-    (req, res) => health(req, res),
+    workerHttpHandler({
+      ready: readiness({
+        draining: () => draining,
+        registered: () => registration !== undefined,
+        backends: { registry: () => deps.registry.ping(), discovery: () => deps.discovery.ping() },
+      }),
+      metrics,
+      stats: () =>
+        nodeStats(
+          { id, role: 'worker', startedAt },
+          metrics.worker.window.snapshot(),
+          gateway.connectionCount(),
+        ),
+      auth: new InternalAuth(options.internalKey),
+      logger,
+    }),
   );
-  const health = (req: IncomingMessage, res: ServerResponse) => {
-    const ready = !draining && registration !== undefined;
-    const body =
-      req.url === '/healthz'
-        ? { status: 'ok' }
-        : req.url === '/readyz'
-          ? { status: ready ? 'ready' : 'not_ready' }
-          : undefined;
-    res.statusCode = body === undefined ? 404 : req.url === '/readyz' && !ready ? 503 : 200;
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(body ?? { error: { code: 'not_found', message: 'no such endpoint' } }));
-  };
+  // An oversized upgrade URL or headers get the documented 413 and error body, not Node's bare 431.
+  http.on('clientError', answerClientError);
   gateway.attach(http);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -112,7 +125,7 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
   });
   const wsPort = (http.address() as AddressInfo).port;
 
-  const push = new PushServer((items) => gateway.deliverBatch(items), logger);
+  const push = new PushServer((items) => gateway.deliverBatch(items), logger, metrics.shared);
   const grpcPort = await push.listen(worker.grpc.host, worker.grpc.port);
 
   const node: WorkerNode = {
@@ -121,9 +134,10 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
     grpc: worker.grpc.advertise || `${advertisedHost(worker.grpc.host)}:${grpcPort}`,
     ws: worker.ws.advertise || `ws://${advertisedHost(worker.ws.host)}:${wsPort}${worker.path}`,
     conns: 0,
-    startedAt: Date.now(),
+    startedAt,
   };
   registration = await deps.discovery.register(node);
+  metrics.nodeStarted('worker', id, startedAt);
   logger.info({ ws: node.ws, grpc: node.grpc }, 'worker started');
 
   // Publish the connection count for least-loaded gateway choice, only when it changed.
@@ -152,7 +166,7 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
         ?.revoke()
         .catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'revoke failed'));
       // Clients reconnect through /v1/gateway to a live worker and sync what they missed by seq.
-      const closing = gateway.closeAll(CloseCode.draining, 'server draining');
+      const closing = gateway.drain();
       logger.info({ closing }, 'draining: closed client connections with 1012');
       const deadline = Date.now() + graceMs;
       while (gateway.connectionCount() > 0 && Date.now() < deadline)
@@ -176,11 +190,15 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
 }
 
 /**
- * Redis may restart empty or be flushed, and a dispatcher may sweep this worker by mistake; the periodic
- * refresh (a third of the registry TTL, a minute by default) would put the entries back only that much
- * later. A checkpoint every second notices the loss at the cost of one small round trip and re-puts every
- * held connection at once, without any client action.
+ * Redis may restart empty or be flushed, and a dispatcher may sweep this worker (it froze past its lease, or
+ * by mistake); the periodic refresh (a third of the registry TTL, a minute by default) would put the entries
+ * back only that much later. A checkpoint every second notices the loss at the cost of one small round trip
+ * and re-puts every held connection at once. Messages sent while the entries were missing were pushed to
+ * nobody, so the held connections are then closed with 1012 (spread over RESYNC_SPREAD_MS) and their
+ * clients reconnect and sync by seq: found by the chaos test, where such a message was never shown.
  */
+const RESYNC_SPREAD_MS = 2_000;
+
 function watchRegistry(
   id: string,
   registry: Registry,
@@ -204,6 +222,9 @@ function watchRegistry(
     // refreshRegistry() joins a running pass: the second call is a full pass that starts after the loss.
     await gateway.refreshRegistry();
     await gateway.refreshRegistry();
+    if (stopped) return;
+    const resyncing = gateway.resync(RESYNC_SPREAD_MS);
+    logger.warn({ conns: resyncing }, 'closing connections with 1012 so their clients sync what they missed');
   };
   const timer = setInterval(() => {
     if (running || stopped) return;

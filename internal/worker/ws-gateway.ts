@@ -6,6 +6,7 @@ import type { Claims, TokenVerifier } from '../auth/claims.js';
 import type { ClientIp } from '../blacklist/client-ip.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import type { DisconnectReason, WorkerMetrics } from '../metrics/worker-metrics.js';
 import { CloseCode } from '../protocol/frames.js';
 import { connectionId } from '../protocol/message.js';
 import type { Registry, RegistryEntry } from '../registry/registry.js';
@@ -15,7 +16,14 @@ import { Connection, GatewaySocket, PendingAck, TimerKind, socketListeners } fro
 import { RegistryBatcher } from './registry-batcher.js';
 import { TimerWheel, type TimerHandle } from './timer-wheel.js';
 import type { Uplink } from './uplink.js';
-import { admitUpgrade, destroyOnError, refuse, type Admit, type Admitted } from './ws-handshake.js';
+import {
+  admitUpgrade,
+  destroyOnError,
+  refuse,
+  type Admit,
+  type Admitted,
+  type Refusal,
+} from './ws-handshake.js';
 
 export type { Admit, AdmitContext, AdmitResult } from './ws-handshake.js';
 
@@ -48,6 +56,7 @@ export interface WsGatewayDeps {
   admit?: Admit;
   /** Client address resolution behind trusted proxies; the socket's peer when absent. */
   clientIp?: ClientIp;
+  metrics?: WorkerMetrics;
 }
 
 export class WsGateway {
@@ -69,6 +78,7 @@ export class WsGateway {
   private readonly listeners: ReturnType<typeof socketListeners>;
   private readonly frames: ClientFrameHandler;
   private stopped: Promise<void> | null = null;
+  private draining = false; // set by drain(): upgrades get 503 from then on, so no client lands here
 
   constructor(
     options: WsGatewayOptions,
@@ -132,6 +142,7 @@ export class WsGateway {
       {
         ack: (conn, ids) => this.onAck(conn, ids),
         close: (conn, code, reason) => this.closeConn(conn, code, reason),
+        limited: () => deps.metrics?.shared.rateLimited.ws_frames.inc(),
       },
       frameRate,
     );
@@ -142,7 +153,7 @@ export class WsGateway {
       },
       read: (conn) => this.markRead(conn),
       closed: (conn) => {
-        this.release(conn);
+        this.release(conn, 'client');
         this.closing.delete(conn.ws);
       },
       error: (conn, err) => this.log.debug({ err: errorMessage(err), conn: conn.connId }, 'socket error'),
@@ -159,15 +170,19 @@ export class WsGateway {
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', destroyOnError);
     const unavailable = { status: 503, body: { code: 'unavailable', message: 'worker is stopping' } };
-    if (this.stopped) return refuse(socket, unavailable);
-    const { verifier, admit, clientIp } = this.deps;
+    const { verifier, admit, clientIp, metrics } = this.deps;
+    const refused = (refusal: Refusal) => {
+      metrics?.refused(refusal.body.code); // counted by the code of the answer: unauthorized, blacklisted, …
+      refuse(socket, refusal);
+    };
+    if (this.stopped || this.draining) return refused(unavailable);
     const timeoutMs = this.handshakeTimeoutMs;
     admitUpgrade(req, { path: this.path, verifier, admit, log: this.log, clientIp, timeoutMs })
       .then((verdict) => {
-        if (!('claims' in verdict)) return refuse(socket, verdict);
+        if (!('claims' in verdict)) return refused(verdict);
         // The client may have gone away, or the gateway stopped, while the token was being verified.
         if (socket.destroyed) return;
-        if (this.stopped) return refuse(socket, unavailable);
+        if (this.stopped || this.draining) return refused(unavailable);
         socket.off('error', destroyOnError);
         this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, verdict));
       })
@@ -183,7 +198,7 @@ export class WsGateway {
     } catch (err) {
       // The socket speaks WebSocket now, so an HTTP error answer is no longer possible.
       this.log.error({ err, uid: claims.uid }, 'accepting a connection failed');
-      if (ws.conn) this.release(ws.conn);
+      if (ws.conn) this.release(ws.conn, 'error');
       ws.terminate();
     }
   }
@@ -202,6 +217,7 @@ export class WsGateway {
     ws.on('close', this.listeners.close);
     ws.on('error', this.listeners.error);
     this.conns.set(connId, conn);
+    this.deps.metrics?.connected(platform);
     this.batcher.add(conn);
     conn.send({
       type: 'welcome',
@@ -232,6 +248,11 @@ export class WsGateway {
       }
       if (item.ack && !this.trackAck(conn, item)) continue;
       if (conn.write(item.frame)) delivered++;
+    }
+    if (!item.close) this.deps.metrics?.pushed(item.ack ? 'message' : 'event', delivered, item.ts);
+    if (this.log.isLevelEnabled('debug')) {
+      const { requestId, id, uid } = item;
+      this.log.debug({ requestId, id, uid, delivered, missing: missing.length }, 'pushed to connections');
     }
     return { delivered, missing };
   }
@@ -266,6 +287,7 @@ export class WsGateway {
       if (!ack) continue;
       this.wheel.cancel(ack);
       pending.delete(id);
+      this.deps.metrics?.acked(ack.sentAt, Date.now());
       settled++;
     }
     if (pending.size === 0) conn.pending = null;
@@ -288,7 +310,7 @@ export class WsGateway {
       next = now + this.heartbeatMs;
     } else {
       this.log.debug({ conn: conn.connId }, 'no answer to heartbeat, terminating');
-      this.release(conn);
+      this.release(conn, 'heartbeat');
       conn.ws.terminate();
       return;
     }
@@ -296,11 +318,12 @@ export class WsGateway {
   }
 
   private onAckTimeout(conn: Connection, ack: PendingAck, now: number): void {
+    this.deps.metrics?.ackTimedOut();
     if (ack.resends >= this.ackRetries) {
       return this.closeConn(conn, CloseCode.ackRetriesExhausted, 'ack timeout');
     }
     ack.resends++;
-    conn.write(ack.frame);
+    if (conn.write(ack.frame)) this.deps.metrics?.resent();
     this.wheel.reschedule(ack, now + this.ackTimeoutMs);
   }
 
@@ -313,15 +336,19 @@ export class WsGateway {
   // ---- close ----
 
   private closeConn(conn: Connection, code: number, reason: string): void {
-    this.release(conn);
+    if (!conn.released) this.deps.metrics?.closed(code);
+    this.release(conn, 'server');
     conn.close(code, reason);
     if (conn.ws.readyState !== GatewaySocket.CLOSED) this.closing.add(conn.ws);
   }
 
   /** Forgets a connection: runs once, on the first of server-side close or the socket's close event. */
-  private release(conn: Connection): void {
+  private release(conn: Connection, reason: DisconnectReason): void {
     if (conn.released) return;
-    if (this.conns.get(conn.connId) === conn) this.conns.delete(conn.connId);
+    if (this.conns.get(conn.connId) === conn) {
+      this.conns.delete(conn.connId);
+      this.deps.metrics?.disconnected(conn.platform, reason);
+    }
     this.wheel.cancel(conn.timer);
     if (conn.pending) for (const ack of conn.pending.values()) this.wheel.cancel(ack);
     conn.pending = null;
@@ -356,6 +383,40 @@ export class WsGateway {
     return all.length;
   }
 
+  /**
+   * Refuses every later upgrade (503) and closes every held connection with 1012: its client reconnects
+   * through /v1/gateway to another worker and syncs by seq, so un-ACKed messages (durable in the store) are
+   * not lost. Pushes that arrive from now on find no connection and are answered as missing. Returns how
+   * many were closed.
+   */
+  drain(): number {
+    this.draining = true;
+    return this.closeAll(CloseCode.draining, 'server draining');
+  }
+
+  /**
+   * Closes every connection held now with 1012, spread evenly over `spreadMs`: pushes meant for them may
+   * have gone to nobody while the registry lacked their entries, and a client cannot notice a message it
+   * never got until a later one in the same conversation. Reconnecting is how it catches up (sync by seq,
+   * DESIGN §1.4); the spread keeps a registry loss from bringing every client back in the same instant.
+   * Connections made after this call are routable from their first frame and are left alone.
+   */
+  resync(spreadMs: number): number {
+    const all = [...this.conns.values()];
+    const slots = Math.max(1, Math.ceil(spreadMs / RESYNC_SLOT_MS));
+    for (let slot = 0; slot < slots; slot++) {
+      const part = all.filter((_, i) => i % slots === slot);
+      if (part.length === 0) continue;
+      const timer = setTimeout(() => {
+        for (const conn of part) {
+          if (!conn.released) this.closeConn(conn, CloseCode.draining, 'reconnect and sync');
+        }
+      }, slot * RESYNC_SLOT_MS);
+      timer.unref();
+    }
+    return all.length;
+  }
+
   /** One registry refresh pass now (the periodic pass runs every refreshMs). */
   refreshRegistry(): Promise<void> {
     return this.batcher.refreshAll();
@@ -373,7 +434,7 @@ export class WsGateway {
   private async runStop(): Promise<void> {
     // The upgrade listener stays: later upgrades get a 503 instead of a dropped socket.
     for (const conn of [...this.conns.values()]) {
-      this.release(conn);
+      this.release(conn, 'shutdown');
       conn.ws.terminate();
     }
     for (const ws of this.closing) ws.terminate();
@@ -382,6 +443,8 @@ export class WsGateway {
     await this.batcher.stop();
   }
 }
+
+const RESYNC_SLOT_MS = 100; // resync() closes one slice of the connections per slot
 
 const DEFAULTS = {
   path: '/ws',

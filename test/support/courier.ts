@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { buildConfig } from '../../internal/config/load.js';
 import type { Config } from '../../internal/config/schema.js';
-import { silentLogger } from '../../internal/log/logger.js';
+import { silentLogger, type Logger } from '../../internal/log/logger.js';
 import { startAllInOne, type AllInOne } from '../../internal/node/all-in-one.js';
 import type { ServerFrame } from '../../internal/protocol/frames.js';
 import { tempDir } from './servers.js';
@@ -61,10 +61,14 @@ export class TestCourier {
     private readonly dir: { remove: () => void },
   ) {}
 
-  static async start(overrides: DeepPartial<Config> | Record<string, unknown> = {}): Promise<TestCourier> {
+  /** `logger` receives every role's logs (tests that follow a request through them); silent by default. */
+  static async start(
+    overrides: DeepPartial<Config> | Record<string, unknown> = {},
+    logger: Logger = silentLogger(),
+  ): Promise<TestCourier> {
     const dir = tempDir('e2e');
     const config = testConfig(dir.path, overrides as Record<string, unknown>);
-    const app = await startAllInOne(config, silentLogger(), hostname());
+    const app = await startAllInOne(config, logger, hostname());
     return new TestCourier(app, config, dir);
   }
 
