@@ -7,6 +7,7 @@ import type { Discovery, Registration } from '../discovery/discovery.js';
 import { errorMessage } from '../errors.js';
 import type { ContentFilter } from '../filter/filter.js';
 import { advertisedHost, createApp, finishApp, listen } from '../http/app.js';
+import { FastRoutes } from '../http/fast-routes.js';
 import { InternalAuth } from '../http/internal-auth.js';
 import { componentLogger, type Logger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
@@ -118,8 +119,10 @@ export async function startBusiness(
     logger,
   });
   // A batch may carry maxBatch messages of maxMessageBytes each; single messages are checked per message.
-  const app = createApp({ maxBodyBytes: business.maxBatch * (business.maxMessageBytes + 1024) });
-  mountBusinessApi(app, {
+  const maxBodyBytes = business.maxBatch * (business.maxMessageBytes + 1024);
+  const app = createApp({ maxBodyBytes });
+  const fast = new FastRoutes({ maxBodyBytes, logger });
+  mountBusinessApi(app, fast, {
     auth,
     messages,
     reads,
@@ -158,7 +161,7 @@ export async function startBusiness(
     const defaultTtlSeconds = options.banTtlSeconds ?? 86_400;
     mountBlacklistApi(app, { auth, blacklist, dispatch: dispatcher, logger, defaultTtlSeconds });
   }
-  mountUplinkApi(app, internalAuth, messages, reads, metrics.business);
+  mountUplinkApi(app, fast, internalAuth, messages, reads, metrics.business);
   mountWeb(
     app,
     { demoLogin: business.demoLogin, demoMerchants: business.seed.merchants },
@@ -167,7 +170,7 @@ export async function startBusiness(
   finishApp(app, logger);
   await customerService.seed(business.seed.merchants);
   await sensitiveWords.start();
-  const server = await listen(app, business.http.host, business.http.port).catch((err: unknown) => {
+  const server = await listen(app, business.http.host, business.http.port, fast).catch((err: unknown) => {
     sensitiveWords.close();
     throw err;
   });

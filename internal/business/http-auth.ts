@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Request } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ApiKeys } from '../auth/tokens.js';
 import type { TokenVerifier } from '../auth/claims.js';
 import type { Blacklist } from '../blacklist/blacklist.js';
@@ -8,6 +8,14 @@ import { CourierError, errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { RateLimiter, RateVerdict } from '../ratelimit/rate-limiter.js';
 import type { Actor } from './message-service.js';
+
+/** What authentication reads of a request: an Express request, or a plain node:http one (fast routes). */
+export interface AuthRequest {
+  headers: IncomingHttpHeaders;
+  socket: { remoteAddress?: string | undefined };
+  /** Where Retry-After goes when a rate limit refuses the request. */
+  res?: { setHeader(name: string, value: string): unknown } | undefined;
+}
 
 /** Token buckets of the public API (DESIGN §3); a missing one means no limit. */
 export interface HttpRateLimits {
@@ -43,8 +51,8 @@ export class HttpAuth {
     this.clientIp = guards.clientIp ?? new ClientIp();
   }
 
-  async actor(req: Request): Promise<Actor> {
-    const header = req.get('authorization');
+  async actor(req: AuthRequest): Promise<Actor> {
+    const header = req.headers.authorization;
     if (!header) throw new CourierError('unauthorized', 'missing Authorization: Bearer <API key or token>');
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw new CourierError('unauthorized', 'Authorization must be "Bearer <API key or token>"');
@@ -69,13 +77,13 @@ export class HttpAuth {
     return { kind: 'user', uid: claims.uid, role: claims.role };
   }
 
-  async service(req: Request): Promise<void> {
+  async service(req: AuthRequest): Promise<void> {
     const actor = await this.actor(req);
     if (actor.kind !== 'service') throw new CourierError('forbidden', 'this endpoint needs a server API key');
   }
 
   /** The client address of a request, as IP bans see it. */
-  ip(req: Request): string {
+  ip(req: AuthRequest): string {
     return this.clientIp.resolve(req.socket.remoteAddress, req.headers['x-forwarded-for']);
   }
 
@@ -93,7 +101,7 @@ export class HttpAuth {
     }
   }
 
-  private refuseIfLimited(req: Request, verdict: RateVerdict): void {
+  private refuseIfLimited(req: AuthRequest, verdict: RateVerdict): void {
     if (verdict.ok) return;
     const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
     // Set here because the error handler only writes the body; headers set before it are kept.

@@ -2,6 +2,7 @@ import type { Express } from 'express';
 import { z } from 'zod';
 import { toErrorBody } from '../errors.js';
 import { route } from '../http/app.js';
+import type { FastRoutes } from '../http/fast-routes.js';
 import type { InternalAuth } from '../http/internal-auth.js';
 import type { BusinessMetrics } from '../metrics/business-metrics.js';
 import { ROLES, UID_PATTERN, type Role } from '../protocol/message.js';
@@ -37,37 +38,35 @@ function roleOf(conn: string): Role {
 
 export function mountUplinkApi(
   app: Express,
+  fast: FastRoutes,
   auth: InternalAuth,
   messages: MessageService,
   reads: ReadService,
   metrics?: BusinessMetrics,
 ): void {
-  app.post(
-    '/internal/v1/uplink/send',
-    auth.middleware,
-    route(async (req, res) => {
-      const { items } = parseOrThrow(sendBody, req.body);
-      // One uplink call carries the sends of a worker's tick; they share the call's request id.
-      const requestId = res.locals.requestId as string;
-      const results = await Promise.all(
-        items.map(async (item): Promise<UplinkSendResult> => {
-          try {
-            const send = () => {
-              const message = parseOrThrow(outgoingMessageSchema, item.message, ['message']);
-              const actor = { kind: 'user', uid: item.from, role: roleOf(item.conn) } as const;
-              const input = { ...message, clientMsgId: item.clientMsgId };
-              return messages.send(actor, input, item.conn, requestId);
-            };
-            const sent = await (metrics ? metrics.send('ws', send) : send());
-            return { ok: true, message: sent.message };
-          } catch (err) {
-            return { ok: false, error: toErrorBody(err).body };
-          }
-        }),
-      );
-      res.json({ results });
-    }),
-  );
+  // Every WebSocket send travels this route (one call per worker tick): served on node:http.
+  fast.post('/internal/v1/uplink/send', async ({ req, body, requestId }) => {
+    auth.check(req.headers.authorization);
+    const { items } = parseOrThrow(sendBody, body);
+    // One uplink call carries the sends of a worker's tick; they share the call's request id.
+    const results = await Promise.all(
+      items.map(async (item): Promise<UplinkSendResult> => {
+        try {
+          const send = () => {
+            const message = parseOrThrow(outgoingMessageSchema, item.message, ['message']);
+            const actor = { kind: 'user', uid: item.from, role: roleOf(item.conn) } as const;
+            const input = { ...message, clientMsgId: item.clientMsgId };
+            return messages.send(actor, input, item.conn, requestId);
+          };
+          const sent = await (metrics ? metrics.send('ws', send) : send());
+          return { ok: true, message: sent.message };
+        } catch (err) {
+          return { ok: false, error: toErrorBody(err).body };
+        }
+      }),
+    );
+    return { results };
+  });
 
   app.post(
     '/internal/v1/uplink/sync',

@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { Discovery, Registration } from '../discovery/discovery.js';
 import { errorMessage } from '../errors.js';
 import { advertisedHost, createApp, finishApp, listen, route } from '../http/app.js';
+import { FastRoutes } from '../http/fast-routes.js';
 import { InternalAuth } from '../http/internal-auth.js';
 import { componentLogger, type Logger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
@@ -47,6 +48,7 @@ export async function startDispatcher(
   let draining = false;
   // Business batches a tick of messages per request; 64 MiB leaves room for 500 messages of 16 KiB plus framing.
   const app = createApp({ maxBodyBytes: 64 * 1024 * 1024 });
+  const fast = new FastRoutes({ maxBodyBytes: 64 * 1024 * 1024, logger });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -67,9 +69,9 @@ export async function startDispatcher(
   app.get(STATS_PATH, internalAuth.middleware, (_req, res) => {
     res.json(nodeStats({ id, role: 'dispatcher', startedAt }, metrics.dispatcher.window.snapshot()));
   });
-  mountDispatchApi(app, service, internalAuth, () => draining);
+  mountDispatchApi(fast, service, internalAuth, () => draining);
   finishApp(app, logger);
-  const server = await listen(app, dispatcher.http.host, dispatcher.http.port);
+  const server = await listen(app, dispatcher.http.host, dispatcher.http.port, fast);
 
   const http = dispatcher.http.advertise || `http://${advertisedHost(dispatcher.http.host)}:${server.port}`;
   registration = await deps.discovery.register({ role: 'dispatcher', id, http });

@@ -1,8 +1,7 @@
-import type { Express } from 'express';
 import { z } from 'zod';
 import { fromZodError } from '../business/validate.js';
 import { CourierError } from '../errors.js';
-import { route } from '../http/app.js';
+import type { FastRoutes } from '../http/fast-routes.js';
 import type { InternalAuth } from '../http/internal-auth.js';
 import type { Dispatch, DispatchItem } from './dispatch.js';
 
@@ -37,20 +36,17 @@ const itemSchema = z.discriminatedUnion('kind', [
 const bodySchema = z.object({ items: z.array(itemSchema).max(10_000) });
 
 export function mountDispatchApi(
-  app: Express,
+  fast: FastRoutes,
   dispatch: Dispatch,
   auth: InternalAuth,
   isDraining: () => boolean,
 ): void {
-  app.post(
-    '/internal/v1/dispatch',
-    auth.middleware,
-    route(async (req, res) => {
-      if (isDraining()) throw new CourierError('unavailable', 'dispatcher is draining');
-      const parsed = bodySchema.safeParse(req.body);
-      if (!parsed.success) throw fromZodError(parsed.error);
-      const results = await dispatch.dispatch(parsed.data.items as DispatchItem[]);
-      res.json({ results });
-    }),
-  );
+  // Every message crosses this route (one call per business tick): served on node:http.
+  fast.post('/internal/v1/dispatch', async ({ req, body }) => {
+    auth.check(req.headers.authorization);
+    if (isDraining()) throw new CourierError('unavailable', 'dispatcher is draining');
+    const parsed = bodySchema.safeParse(body);
+    if (!parsed.success) throw fromZodError(parsed.error);
+    return { results: await dispatch.dispatch(parsed.data.items as DispatchItem[]) };
+  });
 }

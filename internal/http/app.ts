@@ -14,6 +14,7 @@ import express, {
 import { CourierError, toErrorBody } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { jsonProblem } from '../protocol/json-guard.js';
+import type { FastRoutes } from './fast-routes.js';
 
 // Express plumbing shared by the business and dispatcher HTTP servers: JSON bodies with a size cap, request
 // ids, and every failure answered with the error body of DESIGN §3.
@@ -85,8 +86,10 @@ export function listen(
   app: Express | ((req: never, res: never) => void),
   host: string,
   port: number,
+  fast?: FastRoutes,
 ): Promise<Listening> {
-  const server = createServer(app as Express);
+  const express = app as Express;
+  const server = createServer(fast ? (req, res) => fast.handle(req, res) || express(req, res) : express);
   server.keepAliveTimeout = 65_000;
   server.on('clientError', answerClientError);
   // Answers not yet sent: on close they get `Connection: close`, or their keep-alive socket would carry

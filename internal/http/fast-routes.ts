@@ -115,9 +115,15 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
   const problem = bytes.length === 0 ? 'is empty' : isUtf8(bytes) ? jsonProblem(bytes) : 'is not valid UTF-8';
   if (problem) throw new BodyError(400, { code: 'invalid_json', message: `the body ${problem}` });
+  let value: unknown;
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    value = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw new BodyError(400, { code: 'invalid_json', message: 'the body is not valid JSON' });
   }
+  // Like Express's strict JSON parser: a bare string, number or null is not a request body.
+  if (typeof value !== 'object' || value === null) {
+    throw new BodyError(400, { code: 'invalid_json', message: 'the body must be a JSON object or array' });
+  }
+  return value;
 }

@@ -16,6 +16,12 @@ export class InternalAuth {
     return given.length > 0 && timingSafeEqual(createHash('sha256').update(given).digest(), this.digest);
   }
 
+  /** Throws 401 unless the Authorization header carries the key (fast routes). */
+  check(header: string | undefined): void {
+    if (!this.accepts(header))
+      throw new CourierError('unauthorized', 'internal endpoint: missing or wrong internal key');
+  }
+
   readonly middleware: RequestHandler = (req, _res, next) => {
     const ok = this.accepts(req.get('authorization'));
     next(

@@ -6,11 +6,20 @@ import { InternalCallError, postJson } from './internal-client.js';
 type HttpRole = 'dispatcher' | 'business';
 
 /**
+ * How long the last non-empty list stands in for an empty one. etcd restarted empty lists no node until each
+ * registers again (about a second) although they all still run; a message stored meanwhile would otherwise
+ * reach no dispatcher and its receivers' open devices would never be told (found by the chaos test). A node
+ * in that list that really is gone fails fast (connection refused), as any dead node does.
+ */
+const LAST_KNOWN_MS = 30_000;
+
+/**
  * The live nodes of one role that this node calls over HTTP: calls rotate round-robin and fail over to the
  * next node on a network error, timeout or 5xx; a 4xx is the caller's fault and is not retried elsewhere.
  */
 export class NodePool<R extends HttpRole> {
   private nodes: NodeOf<R>[] = [];
+  private lastKnown: { nodes: NodeOf<R>[]; until: number } | undefined; // see LAST_KNOWN_MS
   private turn = 0;
   private stopWatching: (() => void) | undefined;
 
@@ -23,6 +32,9 @@ export class NodePool<R extends HttpRole> {
 
   async start(): Promise<void> {
     this.stopWatching = await this.discovery.watch(this.role, (nodes) => {
+      if (nodes.length > 0) this.lastKnown = undefined;
+      else if (this.nodes.length > 0)
+        this.lastKnown = { nodes: this.nodes, until: Date.now() + LAST_KNOWN_MS };
       this.nodes = nodes;
     });
   }
@@ -33,7 +45,9 @@ export class NodePool<R extends HttpRole> {
 
   /** `requestId` goes out as `x-request-id`, so the called node's logs name the caller's request. */
   async post<T>(path: string, body: unknown, requestId?: string): Promise<T> {
-    const nodes = this.nodes;
+    let nodes = this.nodes;
+    if (nodes.length === 0 && this.lastKnown && Date.now() < this.lastKnown.until)
+      nodes = this.lastKnown.nodes;
     if (nodes.length === 0) throw new CourierError('unavailable', `no ${this.role} node is available`);
     let lastError: unknown;
     for (let i = 0; i < nodes.length; i++) {

@@ -17,6 +17,7 @@ const CHUNK = 1000; // entries per registry call (one Redis pipeline each)
 
 export class RegistryBatcher {
   private adds: Connection[] = [];
+  private added: (() => void)[] = []; // resolvers of add(), one per entry in `adds`
   private removes: ConnectionRef[] = [];
   private scheduled: NodeJS.Immediate | null = null;
   private flushing: Promise<void> | null = null;
@@ -37,9 +38,13 @@ export class RegistryBatcher {
     this.interval.unref();
   }
 
-  add(conn: Connection): void {
-    this.adds.push(conn);
-    this.kick();
+  /** Resolves once the flush carrying this add has been answered (written, or failed and logged). */
+  add(conn: Connection): Promise<void> {
+    return new Promise((resolve) => {
+      this.adds.push(conn);
+      this.added.push(resolve);
+      this.kick();
+    });
   }
 
   /** Marks the connection released; its field is removed only if its add was already sent. */
@@ -103,7 +108,9 @@ export class RegistryBatcher {
       entries.push(conn.entry(this.workerId));
     }
     const removes = this.removes;
+    const added = this.added;
     this.adds = [];
+    this.added = [];
     this.removes = [];
     for (let i = 0; i < entries.length; i += CHUNK) {
       const chunk = entries.slice(i, i + CHUNK);
@@ -111,6 +118,7 @@ export class RegistryBatcher {
         this.log.warn({ err: errorMessage(err), count: chunk.length }, 'registry add failed');
       });
     }
+    for (const resolve of added) resolve();
     for (let i = 0; i < removes.length; i += CHUNK) {
       const chunk = removes.slice(i, i + CHUNK);
       await this.registry.remove(chunk).catch((err: unknown) => {

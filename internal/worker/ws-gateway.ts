@@ -7,7 +7,7 @@ import type { ClientIp } from '../blacklist/client-ip.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { DisconnectReason, WorkerMetrics } from '../metrics/worker-metrics.js';
-import { CloseCode } from '../protocol/frames.js';
+import { CloseCode, type ServerFrame } from '../protocol/frames.js';
 import { connectionId } from '../protocol/message.js';
 import type { Registry, RegistryEntry } from '../registry/registry.js';
 import type { PushItem, PushItemResult } from '../rpc/push.js';
@@ -218,13 +218,17 @@ export class WsGateway {
     ws.on('error', this.listeners.error);
     this.conns.set(connId, conn);
     this.deps.metrics?.connected(platform);
-    this.batcher.add(conn);
-    conn.send({
+    // The welcome is the client's cue to sync by seq, so it goes out only once the registry routes to this
+    // connection: a message stored after the sync read its history is then pushed here, not to nobody.
+    const welcome: ServerFrame = {
       type: 'welcome',
       connId,
-      uid: claims.uid,
+      uid,
       heartbeat: this.heartbeatSeconds,
       worker: this.workerId,
+    };
+    void this.batcher.add(conn).then(() => {
+      if (!conn.released) conn.send(welcome);
     });
     this.wheel.reschedule(conn.timer, Math.min(now + this.heartbeatMs, claims.expiresAt));
   }
