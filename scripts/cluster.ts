@@ -1,5 +1,7 @@
 // `npm run cluster`: a whole courier cluster on this machine until Ctrl-C. redis-server, etcd and mariadbd from
 // PATH on free ports with their data in temp folders, then 2 business, 2 dispatcher and 3 worker processes.
+// `npm run cluster -- --workers 60` runs more workers (one process holds at most 20,000 sockets here, so a
+// million connections need many); `--business N` and `--dispatchers N` likewise.
 // It uses the launcher of the cluster tests (test/support/cluster.ts), so what they check is what runs here.
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, type WriteStream } from 'node:fs';
@@ -22,17 +24,38 @@ const BINARIES: [binary: string, debian: string, brew: string][] = [
 
 const say = (text = '') => process.stdout.write(`${text}\n`);
 
+/** `--workers N` style counts from the command line; a bad value stops with the flag named. */
+function count(flag: string, fallback: number): number {
+  const i = process.argv.indexOf(flag);
+  if (i < 0) return fallback;
+  const value = Number(process.argv[i + 1]);
+  if (!Number.isInteger(value) || value < 1 || value > 500) {
+    say(`${flag} needs a whole number from 1 to 500, not "${process.argv[i + 1] ?? ''}"`);
+    process.exit(2);
+  }
+  return value;
+}
+const COUNTS = {
+  business: count('--business', 2),
+  dispatchers: count('--dispatchers', 2),
+  workers: count('--workers', 3),
+};
+
 /**
  * Ctrl-C signals the terminal's whole process group: the servers would die at once, under nodes that are still
  * deregistering from etcd. So the launcher runs detached, in a group of its own, and this parent turns Ctrl-C
  * into one SIGTERM for it; a second Ctrl-C kills the whole group.
  */
 function supervise(): void {
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
-    detached: true,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, [SUPERVISED]: '1' },
-  });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    {
+      detached: true,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, [SUPERVISED]: '1' },
+    },
+  );
   let signals = 0;
   const forward = () => {
     if (++signals === 1) child.kill('SIGTERM');
@@ -70,9 +93,11 @@ async function run(): Promise<void> {
   const output = new NodeOutput(logs);
   let running = false;
   say(
-    'starting redis-server, etcd and mariadbd on free ports, then 2 business, 2 dispatcher and 3 worker nodes…',
+    `starting redis-server, etcd and mariadbd on free ports, then ${COUNTS.business} business, ` +
+      `${COUNTS.dispatchers} dispatcher and ${COUNTS.workers} worker nodes…`,
   );
   const starting = LocalCluster.start({
+    ...COUNTS,
     leaseTtlSeconds: 10,
     host: HOST,
     ports: { business: await ports(PREFERRED.business), worker: await ports(PREFERRED.worker) },
