@@ -46,8 +46,9 @@ export class Lifecycle {
     const order = ['worker', 'dispatcher', 'business'] as const;
     for (const role of order) {
       const graceMs = Math.max(0, drainsEnd - Date.now());
+      // A drain stuck past its bound (a lease revoke while etcd is unreachable) is left behind, not awaited.
       const results = await Promise.allSettled(
-        this.nodes.filter((n) => n.role === role).map((n) => n.drain(graceMs)),
+        this.nodes.filter((n) => n.role === role).map((n) => before(drainsEnd, n.drain(graceMs))),
       );
       for (const r of results)
         if (r.status === 'rejected') this.logger.warn({ err: r.reason }, 'drain failed');
@@ -60,13 +61,8 @@ export class Lifecycle {
     })();
     // A backend that hangs on close (Redis or etcd unreachable) must not keep the process past its grace
     // period: what is left undone (registry removals, lease revokes) expires or is swept by the others.
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()));
-    });
-    const outcome = await Promise.race([closing, late]);
-    clearTimeout(timer);
-    if (outcome === 'late') this.logger.warn('grace period over before every server and backend closed');
+    if ((await before(deadline, closing)) === LATE)
+      this.logger.warn('grace period over before every server and backend closed');
     this.logger.info('stopped');
     await new Promise<void>((resolve) => this.logger.flush(() => resolve()));
   }
@@ -84,6 +80,21 @@ export class Lifecycle {
         );
       });
     }
+  }
+}
+
+const LATE = Symbol('late');
+
+/** `work`'s outcome, or LATE once `deadline` (epoch ms) has passed; the timer never outlives the race. */
+async function before<T>(deadline: number, work: Promise<T>): Promise<T | typeof LATE> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof LATE>((resolve) => {
+    timer = setTimeout(() => resolve(LATE), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -48,22 +48,38 @@ describe('cluster: recovery', { timeout: 120_000 }, () => {
 
   const registered = (u: User) => [...cluster.registry(u.uid).values()].join() === u.worker.id;
 
-  it('Redis flushed: routing recovers without any client action', async (t) => {
+  it('Redis flushed: routing recovers, and clients catch up on what was pushed to nobody', async (t) => {
     await waitFor('every user in the registry', () => users.every(registered), 5_000);
     await traffic();
 
     const flushed = Date.now();
     cluster.redis.cli('FLUSHALL');
-    // Workers re-put their entries when their checkpoint marker is gone (about a second), long before the
-    // periodic refresh (a third of the 180 s registry TTL) would.
-    await waitFor('every worker to put its connections back', () => users.every(registered), 5_000, 20);
-    const restoredMs = Date.now() - flushed;
     const [first] = users;
     assert.ok(first);
-    const sent = await clients.send(clients.business(), shop, first.uid, 'after the flush');
-    assert.equal(sent.delivered, 1);
-    await clients.receives(first.socket, sent.id);
-    t.diagnostic(`FLUSHALL → entries back in ${restoredMs} ms, first delivery at ${Date.now() - flushed} ms`);
+    // Stored at once, but with the registry empty it is pushed to nobody (unless a worker was quicker).
+    const gap = await clients.send(clients.business(), shop, first.uid, 'into the gap');
+    // Workers re-put their entries when their checkpoint marker is gone (about a second), long before the
+    // periodic refresh (a third of the 180 s registry TTL) would, and then close the connections they held
+    // with 1012 (spread over 2 s): only a reconnect tells a client to sync what it was never pushed.
+    const closes = await Promise.all(users.map((u) => u.socket.closed));
+    const closedMs = Date.now() - flushed;
+    assert.deepEqual(
+      closes.map((c) => c.code),
+      users.map(() => 1012),
+    );
+    users = await Promise.all(
+      users.map(async (u) => ({ ...u, socket: await clients.connect(u.uid, u.worker) })),
+    );
+    const [back] = users;
+    assert.ok(back);
+    back.socket.send({ type: 'sync', conversation: gap.conversation, after: gap.seq - 1 });
+    const sync = await back.socket.next('sync');
+    assert.deepEqual(
+      sync.messages.map((m) => m.id),
+      [gap.id],
+    );
+    await waitFor('every user in the registry', () => users.every(registered), 5_000, 20);
+    t.diagnostic(`FLUSHALL → every connection told to resync (1012) within ${closedMs} ms`);
     await traffic();
   });
 

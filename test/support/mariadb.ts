@@ -18,7 +18,7 @@ export interface MariaDb {
 const DB_NAME = /^[A-Za-z0-9_]{1,64}$/;
 const isRoot = process.getuid?.() === 0;
 
-function installDataDir(datadir: string): void {
+function installDataDir(datadir: string, tmpdir: string): void {
   ensureBinary('mariadbd', 'mariadb-server');
   ensureBinary('mariadb-install-db', 'mariadb-server');
   // --auth-root-authentication-method=normal: root@127.0.0.1 with an empty password, usable over TCP
@@ -31,6 +31,9 @@ function installDataDir(datadir: string): void {
       '--auth-root-authentication-method=normal',
       '--skip-test-db',
       '--skip-name-resolve',
+      // Its own temp dir: a mariadbd starting up deletes every `#sql*` file in its tmpdir, so two suites
+      // bootstrapping at once in /tmp deleted each other's temporary tables ("Unknown table tmp_user_sys").
+      `--tmpdir=${tmpdir}`,
       ...(isRoot ? ['--user=root'] : []),
     ],
     { encoding: 'utf8', timeout: 60_000 },
@@ -43,7 +46,7 @@ function installDataDir(datadir: string): void {
 export async function startMariaDb(): Promise<MariaDb> {
   const dir = tempDir('mariadb');
   const datadir = join(dir.path, 'data');
-  installDataDir(datadir);
+  installDataDir(datadir, dir.path);
   const port = await freePort();
   const server = spawnServer('mariadbd', [
     '--no-defaults', // never pick up /etc/mysql: the test server must not depend on the machine's setup
