@@ -21,7 +21,6 @@ import { freePort, tempDir, uniqueId } from '../support/servers.js';
 /** A backend under test; every `name` is a separate database, and the same name reaches the same data. */
 interface Backend {
   dialect: StoreDialect;
-  /** Several stores may migrate and write one database at once (several nodes). */
   config(name: string): Promise<Config['store']>;
   /** A raw connection to database `name`, for stores built by hand (replica, statement counting). */
   open(name: string): Promise<Kysely<Database>>;
