@@ -53,7 +53,22 @@ export interface ChatRules {
 
 /** Time-ordered, unique message ids: 12 hex digits of ms time + 10 random hex digits. */
 export function newMessageId(now = Date.now()): string {
-  return now.toString(16).padStart(12, '0') + randomBytes(5).toString('hex');
+  return now.toString(16).padStart(12, '0') + randomHex10();
+}
+
+// Random bytes drawn from a pool: one getrandom call per 800 ids instead of one per message (it showed in
+// profiles of the send path), with the same 40 random bits per id.
+const POOL_BYTES = 4000;
+let pool = Buffer.alloc(0);
+let offset = POOL_BYTES;
+
+function randomHex10(): string {
+  if (offset + 5 > pool.length) {
+    pool = randomBytes(POOL_BYTES);
+    offset = 0;
+  }
+  offset += 5;
+  return pool.toString('hex', offset - 5, offset);
 }
 
 /**

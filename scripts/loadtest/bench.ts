@@ -43,6 +43,7 @@ export const benchSpecs = {
   batchRate: { kind: 'num', def: 40000, help: 'offered msg/s of the batch capacity runs' },
   wsRate: { kind: 'num', def: 8000, help: 'offered msg/s of the ws capacity runs' },
   duration: { kind: 'num', def: 10, help: 'seconds of sending per push run' },
+  warmup: { kind: 'num', def: 2, help: 'first seconds of each push run left out of its latency summary' },
   receivers: { kind: 'int', def: 500, help: 'receiving users of the push runs' },
   procs: { kind: 'int', def: 2, help: 'generator processes per run' },
   noSocketio: { kind: 'bool', help: 'measure courier only (no ratios)' },
@@ -114,6 +115,7 @@ export async function runBench(argv: string[]): Promise<void> {
         mode,
         rate,
         duration: o.duration,
+        warmup: o.warmup,
         receivers: o.receivers,
         senders: Math.max(10, o.procs),
         // About 50 batches a second: at low rates a full batch of 100 would wait for seconds to fill.

@@ -34,6 +34,11 @@ export const pushSpecs = {
   },
   rate: { kind: 'num', def: 1000, help: 'offered load, messages/s over all generators' },
   duration: { kind: 'num', def: 10, help: 'seconds of sending' },
+  warmup: {
+    kind: 'num',
+    def: 0,
+    help: 'first seconds of sending left out of the latency summary (still sent, checked and charted): JIT, caches and first-time conversation rows',
+  },
   batchSize: {
     kind: 'int',
     def: 100,
@@ -139,7 +144,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     unexpected += t.unexpected;
     inflight.set(m.proc, t.inflight);
     for (const [sec, data] of Object.entries(t.latency)) {
-      latency.merge(data);
+      if (Number(sec) >= o.warmup) latency.merge(data);
       const h = latencyBySec.get(Number(sec)) ?? new Histogram();
       h.merge(data);
       latencyBySec.set(Number(sec), h);
