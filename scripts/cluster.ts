@@ -12,7 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { LocalCluster, ROOT, type ClusterNode } from '../test/support/cluster.js';
 
 const SUPERVISED = 'COURIER_CLUSTER_SUPERVISED';
-const HOST = '127.0.0.1';
+// `--host 0.0.0.0` lets clients reach business and workers on any loopback address (load runs use that to
+// spread connections over destination addresses; see `loadtest conns --spread`).
+const HOST = process.argv.includes('--host')
+  ? (process.argv[process.argv.indexOf('--host') + 1] ?? '')
+  : '127.0.0.1';
 const PREFERRED = { business: [8080, 8081], worker: [8090, 8091, 8092] }; // used when free
 const BINARIES: [binary: string, debian: string, brew: string][] = [
   ['redis-server', 'redis-server', 'redis'],

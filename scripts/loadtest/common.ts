@@ -32,6 +32,13 @@ export const targetSpecs = {
     def: 15,
     help: 'seconds for one connection to say welcome before it counts as failed',
   },
+  spread: {
+    kind: 'bool',
+    help:
+      'use the loopback addresses as destinations (127.0.0.2… → the worker, which must listen on 0.0.0.0) instead of\n' +
+      'binding them as sources: bind() before connect() makes the kernel search for a free port, which took\n' +
+      "all of a generator's CPU (system time) past ~60,000 sockets here; connect() alone does not",
+  },
   role: { kind: 'str', def: 'customer', help: 'role claim of the load users: customer or agent' },
   platform: { kind: 'str', def: 'load', help: 'platform claim of the load users' },
   procs: { kind: 'int', def: 0, help: 'generator processes (0 = as few as keep each under --max-per-proc)' },
@@ -84,6 +91,7 @@ export interface TargetOptions {
   apiKey: string;
   gatewayEvery: number;
   connectTimeout: number;
+  spread?: boolean;
   role: string;
   platform: string;
 }
@@ -125,6 +133,7 @@ export function buildTarget(o: TargetOptions): TargetSpec {
     apiKey: o.apiKey,
     gatewayEvery: o.gatewayEvery,
     connectTimeoutMs: o.connectTimeout * 1000,
+    spread: o.spread === true,
     role: o.role as TargetSpec['role'],
     platform: o.platform,
   };

@@ -11,7 +11,7 @@ import {
   sumCounts,
   targetSpecs,
 } from './common.js';
-import { Fleet } from './fleet.js';
+import { Fleet, GeneratorError } from './fleet.js';
 import { Histogram, toMs } from './histogram.js';
 import { addCount, type ChildMessage } from './ipc.js';
 import { discoverPids, perConnection, sampleMemory, totalRss, type MemorySample } from './memory.js';
@@ -133,7 +133,14 @@ export async function runConns(o: ConnsOptions): Promise<ConnsResult> {
     const startMs = realClock.now() + 300;
     fleet.broadcast({ type: 'go', startMs });
     progress.start();
-    await fleet.race(settled, (o.count / o.rate + o.connectTimeout + 120) * 1000, 'opening connections');
+    try {
+      await fleet.race(settled, (o.count / o.rate + o.connectTimeout + 120) * 1000, 'opening connections');
+    } catch (err) {
+      // A run that cannot open everything still has a result: hold and measure what is open, and report the
+      // failures by reason, instead of leaving nothing behind. A generator that died is a real failure.
+      if (!(err instanceof GeneratorError) || !/no answer within/.test(err.message)) throw err;
+      progress.note(`${err.message}; holding and measuring the ${fmt(open())} connections that are open`);
+    }
     openSeconds = (realClock.now() - startMs) / 1000;
     progress.note(
       `all opens answered after ${openSeconds.toFixed(1)} s; settling ${o.settle} s before measuring`,

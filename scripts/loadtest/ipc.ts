@@ -12,6 +12,7 @@ export interface TargetSpec {
   apiKey: string; // … else POST /v1/tokens with this key; also authorises HTTP sends when set
   gatewayEvery: number; // ask GET /v1/gateway again after this many connections
   connectTimeoutMs: number;
+  spread: boolean; // loopback addresses are destinations, not bound sources (see --spread)
   role: 'customer' | 'agent';
   platform: string;
 }

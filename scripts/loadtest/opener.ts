@@ -83,12 +83,14 @@ export class Opener {
     this.gateway.url(task.token).then(
       (url) => {
         if (!this.started.has(task.k)) return; // timed out while asking the gateway
+        // --spread: the same worker port on another loopback address is a new 4-tuple space, no bind() needed.
+        const spread = this.target.spread && task.source !== '';
         const conn = openConn(
           this.target.kind,
           task.k,
-          url,
+          spread ? url.replace('//127.0.0.1:', `//${task.source}:`) : url,
           task,
-          task.source,
+          spread ? '' : task.source,
           this.target.connectTimeoutMs,
           this.wrapped,
         );
