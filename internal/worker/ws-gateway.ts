@@ -16,6 +16,7 @@ import { Connection, GatewaySocket, PendingAck, TimerKind, socketListeners } fro
 import { RegistryBatcher } from './registry-batcher.js';
 import { TimerWheel, type TimerHandle } from './timer-wheel.js';
 import type { Uplink } from './uplink.js';
+import { resolveGatewayOptions, type WsGatewayOptions } from './ws-gateway-options.js';
 import {
   admitUpgrade,
   destroyOnError,
@@ -26,26 +27,12 @@ import {
 } from './ws-handshake.js';
 
 export type { Admit, AdmitContext, AdmitResult } from './ws-handshake.js';
+export type { WsGatewayOptions } from './ws-gateway-options.js';
 
 // The worker's WebSocket side (DESIGN §1 step 4 and §4): authenticates clients before the upgrade, records
 // their connections in the registry, writes the frames the dispatcher pushes, tracks ACKs and resends, and
 // relays client frames to business through the Uplink. All deadlines of all connections live on one
 // timer wheel.
-
-export interface WsGatewayOptions {
-  workerId: string; // value of `worker` in registry entries and the welcome frame
-  path?: string; // upgrade path; other paths get 404 (default '/ws')
-  ackTimeoutMs?: number; // resend after this long without an ACK (default 18_000)
-  ackRetries?: number; // resends before closing with 4008 (default 3)
-  heartbeatSeconds?: number; // ping after this much read silence, cut after as much again (default 30)
-  maxFrameBytes?: number; // larger client frames close with 1009 (default 65_536)
-  maxPendingAcks?: number; // un-ACKed messages per connection before it is closed as slow (default 1_000)
-  tickMs?: number; // timer wheel resolution (default 100)
-  refreshMs?: number; // period of the registry refresh pass (default 60_000; keep ≤ registry ttl / 3)
-  handshakeTimeoutMs?: number; // token + admission checks slower than this are refused with 503 (default 10_000)
-  maxFramesPerSecond?: number; // client frames refilled per second; 0 = no cap (default 100)
-  frameBurst?: number; // client frames allowed at once (default 200)
-}
 
 export interface WsGatewayDeps {
   verifier: TokenVerifier;
@@ -84,28 +71,7 @@ export class WsGateway {
     options: WsGatewayOptions,
     private readonly deps: WsGatewayDeps,
   ) {
-    const o = { ...DEFAULTS, ...withoutUndefined(options) };
-    if (!o.workerId) throw new RangeError('ws gateway: workerId is required');
-    if (!o.path.startsWith('/')) {
-      throw new RangeError(`ws gateway: path must start with '/' (got "${o.path}")`);
-    }
-    const positive = [
-      'ackTimeoutMs',
-      'heartbeatSeconds',
-      'maxFrameBytes',
-      'tickMs',
-      'refreshMs',
-      'handshakeTimeoutMs',
-    ] as const;
-    for (const key of positive) {
-      if (!(o[key] > 0)) throw new RangeError(`ws gateway: ${key} must be positive (got ${o[key]})`);
-    }
-    if (!Number.isInteger(o.ackRetries) || o.ackRetries < 0) {
-      throw new RangeError(`ws gateway: ackRetries must be an integer ≥ 0 (got ${o.ackRetries})`);
-    }
-    if (!Number.isInteger(o.maxPendingAcks) || o.maxPendingAcks < 1) {
-      throw new RangeError(`ws gateway: maxPendingAcks must be an integer ≥ 1 (got ${o.maxPendingAcks})`);
-    }
+    const o = resolveGatewayOptions(options);
     this.workerId = o.workerId;
     this.path = o.path;
     this.ackTimeoutMs = o.ackTimeoutMs;
@@ -114,11 +80,6 @@ export class WsGateway {
     this.heartbeatMs = o.heartbeatSeconds * 1000;
     this.maxPendingAcks = o.maxPendingAcks;
     this.handshakeTimeoutMs = o.handshakeTimeoutMs;
-    if (!(o.maxFramesPerSecond >= 0) || !Number.isInteger(o.frameBurst) || o.frameBurst < 1) {
-      throw new RangeError(
-        `ws gateway: maxFramesPerSecond must be ≥ 0 and frameBurst an integer ≥ 1 (got ${o.maxFramesPerSecond}, ${o.frameBurst})`,
-      );
-    }
     this.log = deps.logger.child({ component: 'ws-gateway' });
     this.wss = new WebSocketServer({
       noServer: true,
@@ -449,22 +410,3 @@ export class WsGateway {
 }
 
 const RESYNC_SLOT_MS = 100; // resync() closes one slice of the connections per slot
-
-const DEFAULTS = {
-  path: '/ws',
-  ackTimeoutMs: 18_000,
-  ackRetries: 3,
-  heartbeatSeconds: 30,
-  maxFrameBytes: 65_536,
-  maxPendingAcks: 1_000,
-  tickMs: 100,
-  refreshMs: 60_000,
-  handshakeTimeoutMs: 10_000,
-  maxFramesPerSecond: 100,
-  frameBurst: 200,
-};
-
-/** Lets a caller pass `{ path: undefined }` and still get the default. */
-function withoutUndefined<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
