@@ -118,7 +118,9 @@ describe('cluster: traffic over separate processes', { timeout: 90_000 }, () => 
         added.url,
       10_000,
     );
-    const gateway = await clients.connect(uniqueId('new-gw')); // asks the business node just checked
+    // The gateway offered the new worker (above); a client connects where it was sent. (Asking again could
+    // name another worker: the gateway counts each client it hands out, so equal loads take turns.)
+    const gateway = await clients.connect(uniqueId('new-gw'), added);
     const direct = await clients.connect(uniqueId('new'), added);
     for (const socket of [gateway, direct]) {
       assert.equal(socket.welcome.worker, added.id);
