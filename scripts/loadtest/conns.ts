@@ -12,7 +12,7 @@ import {
   targetSpecs,
 } from './common.js';
 import { Fleet, GeneratorError } from './fleet.js';
-import { Histogram, toMs } from './histogram.js';
+import { Histogram, percentileSeries, toMs } from './histogram.js';
 import { addCount, type ChildMessage } from './ipc.js';
 import { discoverPids, perConnection, sampleMemory, totalRss, type MemorySample } from './memory.js';
 import { autoProcs, autoSources, splitPlan } from './plan.js';
@@ -170,7 +170,6 @@ export async function runConns(o: ConnsOptions): Promise<ConnsResult> {
   const rssPerConn = perConnection(before.workerRssBytes, end.workerRssBytes, end.open);
   const redisPerConn = perConnection(before.redisUsedBytes, end.redisUsedBytes, end.open);
   const lat = toMs(openLatency.summary());
-  const latencyPerSec = [...latencyBySec].filter(([, h]) => h.count > 0).sort((a, b) => a[0] - b[0]);
   report.summary = {
     target: `${o.target} ${o.url}`,
     'connections asked': o.count,
@@ -235,10 +234,10 @@ export async function runConns(o: ConnsOptions): Promise<ConnsResult> {
       xLabel: 'seconds since start',
       yLabel: 'ms',
       logY: true,
-      series: [
-        { name: 'p50', points: latencyPerSec.map(([s, h]) => [s, h.percentile(0.5) / 1000]) },
-        { name: 'p99', points: latencyPerSec.map(([s, h]) => [s, h.percentile(0.99) / 1000]) },
-      ],
+      series: percentileSeries(latencyBySec, [
+        ['p50', 0.5],
+        ['p99', 0.99],
+      ]),
     },
   );
   report.data = {

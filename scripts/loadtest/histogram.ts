@@ -146,3 +146,15 @@ export function toMs(s: LatencySummary): LatencySummary {
     mean: ms(s.mean),
   };
 }
+
+/** Chart series of chosen percentiles (in ms; histograms record µs) from per-second histograms, seconds in order. */
+export function percentileSeries(
+  bySecond: Map<number, Histogram>,
+  percentiles: [name: string, p: number][],
+): { name: string; points: [number, number][] }[] {
+  const seconds = [...bySecond].filter(([, h]) => h.count > 0).sort((a, b) => a[0] - b[0]);
+  return percentiles.map(([name, p]) => ({
+    name,
+    points: seconds.map(([s, h]): [number, number] => [s, h.percentile(p) / 1000]),
+  }));
+}

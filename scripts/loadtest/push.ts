@@ -11,7 +11,7 @@ import {
   targetSpecs,
 } from './common.js';
 import { Fleet } from './fleet.js';
-import { Histogram, toMs, type LatencySummary } from './histogram.js';
+import { Histogram, percentileSeries, toMs, type LatencySummary } from './histogram.js';
 import { addCount, type ChildMessage, type PushFinal } from './ipc.js';
 import { discoverPids, perConnection, sampleMemory } from './memory.js';
 import { autoProcs, autoSources, splitPlan } from './plan.js';
@@ -256,9 +256,6 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     report.warnings.push(
       `${fmt(failed['skipped: backlog'])} messages skipped: more than --max-inflight messages were unanswered (the offered rate is above capacity)`,
     );
-  const secs = [...latencyBySec.keys()].sort((a, b) => a - b);
-  const q = (p: number) =>
-    secs.map((s): [number, number] => [s, (latencyBySec.get(s)?.percentile(p) ?? 0) / 1000]);
   report.tables.push(
     { title: 'Failures by reason', columns: ['reason', 'count'], rows: sortedCounts(failed) },
     { title: 'Connection losses', columns: ['reason', 'count'], rows: sortedCounts(dropped) },
@@ -279,12 +276,12 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       xLabel: 'seconds since start (arrival)',
       yLabel: 'ms',
       logY: true,
-      series: [
-        { name: 'p50', points: q(0.5) },
-        { name: 'p90', points: q(0.9) },
-        { name: 'p99', points: q(0.99) },
-        { name: 'max', points: q(1) },
-      ],
+      series: percentileSeries(latencyBySec, [
+        ['p50', 0.5],
+        ['p90', 0.9],
+        ['p99', 0.99],
+        ['max', 1],
+      ]),
     },
   );
   report.data = {
