@@ -6,7 +6,7 @@ import { Metrics } from '../../internal/metrics/metrics.js';
 import { Backends } from '../../internal/node/backends.js';
 import { Lifecycle, nodeId } from '../../internal/node/lifecycle.js';
 import { exitOnStartFailure, loadConfigOrExit, requireInternalKey } from '../../internal/node/main.js';
-import { startWorker } from '../../internal/worker/worker-node.js';
+import { startWorker, workerOptions } from '../../internal/worker/worker-node.js';
 
 const config = loadConfigOrExit();
 const id = nodeId(config.node.id, 'worker', hostname());
@@ -17,24 +17,14 @@ try {
   backends.check('worker');
   const internalKey = requireInternalKey(config);
   const tokens = await JwtTokens.create(config.auth.jwt);
-  const worker = await startWorker(
-    {
-      id,
-      worker: config.worker,
-      registryTtlSeconds: config.registry.ttlSeconds,
-      internalKey,
-      uplinkTimeoutMs: config.business.dispatchTimeoutMs,
-      trustedProxies: config.http.trustedProxies,
-    },
-    {
-      registry: backends.registry(),
-      discovery: backends.discovery(),
-      verifier: tokens,
-      logger,
-      blacklist: backends.blacklist(),
-      metrics,
-    },
-  );
+  const worker = await startWorker(workerOptions(config, id, internalKey), {
+    registry: backends.registry(),
+    discovery: backends.discovery(),
+    verifier: tokens,
+    logger,
+    blacklist: backends.blacklist(),
+    metrics,
+  });
   new Lifecycle([worker], backends, logger, config.shutdown.graceSeconds * 1000).handleSignals();
 } catch (err) {
   await backends.close();

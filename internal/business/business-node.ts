@@ -4,6 +4,7 @@ import type { Blacklist } from '../blacklist/blacklist.js';
 import { ClientIp } from '../blacklist/client-ip.js';
 import type { Config } from '../config/schema.js';
 import type { Discovery, Registration } from '../discovery/discovery.js';
+import type { Dispatch } from '../dispatcher/dispatch.js';
 import { errorMessage } from '../errors.js';
 import type { ContentFilter } from '../filter/filter.js';
 import { advertisedHost, createApp, finishApp, listen } from '../http/app.js';
@@ -17,6 +18,7 @@ import { readiness } from '../node/readiness.js';
 import type { Registry } from '../registry/registry.js';
 import type { Sequencer } from '../sequencer/sequencer.js';
 import type { Store } from '../store/store.js';
+import type { Uplink } from '../worker/uplink.js';
 import { mountAdmin } from './admin-api.js';
 import { mountBlacklistApi, SenderBanCheck } from './blacklist-api.js';
 import { mountChatApi } from './chat-api.js';
@@ -27,10 +29,12 @@ import { DispatchClient } from './dispatch-client.js';
 import { GatewaySelector } from './gateway.js';
 import { mountBusinessApi } from './http-api.js';
 import { HttpAuth, type HttpRateLimits } from './http-auth.js';
+import { InProcessDispatch } from './in-process-dispatch.js';
 import { ReadService } from './read-service.js';
 import { SendPolicy } from './send-policy.js';
 import { SensitiveWords } from './sensitive-words-service.js';
 import { mountUplinkApi } from './uplink-api.js';
+import { UplinkService } from './uplink-service.js';
 import { mountWeb } from './web.js';
 
 export interface BusinessNodeOptions {
@@ -56,13 +60,25 @@ export interface BusinessNodeDeps {
   blacklist?: Blacklist; // without one, nobody is banned and /v1/blacklist is not served
   rateLimits?: HttpRateLimits;
   metrics?: Metrics; // the process's; a registry of its own when absent
+  /**
+   * A dispatcher in this process (the all-in-one): called directly, a tick's calls as one, instead of a
+   * dispatcher found in discovery over HTTP.
+   */
+  dispatch?: Dispatch;
+}
+
+export interface RunningBusiness extends RoleNode {
+  readonly http: string;
+  readonly port: number;
+  /** What the uplink API serves, for a worker in the same process (the all-in-one) to call without HTTP. */
+  readonly uplink: Uplink;
 }
 
 /** Starts a business node: the public HTTP API and the uplink API workers call, registered in discovery. */
 export async function startBusiness(
   options: BusinessNodeOptions,
   deps: BusinessNodeDeps,
-): Promise<RoleNode & { http: string; port: number }> {
+): Promise<RunningBusiness> {
   const { id, business } = options;
   const logger = componentLogger(deps.logger, 'business', { id, role: 'business' });
   const metrics = deps.metrics ?? Metrics.create();
@@ -77,12 +93,19 @@ export async function startBusiness(
     deps.store,
     logger,
   );
-  const dispatcher = new DispatchClient(
-    { key: options.internalKey, timeoutMs: business.dispatchTimeoutMs },
-    deps.discovery,
-    logger,
-  );
-  await dispatcher.start();
+  let client: DispatchClient | undefined; // the HTTP hop, unless the dispatcher runs in this process
+  let dispatcher: Dispatch;
+  if (deps.dispatch) {
+    dispatcher = new InProcessDispatch(deps.dispatch);
+  } else {
+    client = new DispatchClient(
+      { key: options.internalKey, timeoutMs: business.dispatchTimeoutMs },
+      deps.discovery,
+      logger,
+    );
+    await client.start();
+    dispatcher = client;
+  }
   const gateway = new GatewaySelector(deps.discovery);
   await gateway.start();
 
@@ -161,7 +184,8 @@ export async function startBusiness(
     const defaultTtlSeconds = options.banTtlSeconds ?? 86_400;
     mountBlacklistApi(app, { auth, blacklist, dispatch: dispatcher, logger, defaultTtlSeconds });
   }
-  mountUplinkApi(app, fast, internalAuth, messages, reads, metrics.business);
+  const uplink = new UplinkService(messages, reads, metrics.business);
+  mountUplinkApi(app, fast, internalAuth, uplink);
   mountWeb(
     app,
     { demoLogin: business.demoLogin, demoMerchants: business.seed.merchants },
@@ -186,6 +210,7 @@ export async function startBusiness(
     id,
     http,
     port: server.port,
+    uplink,
     async drain(graceMs: number) {
       if (draining) return;
       draining = true;
@@ -199,7 +224,7 @@ export async function startBusiness(
     close() {
       closed ??= (async () => {
         if (!draining) await server.close();
-        dispatcher.close();
+        client?.close();
         gateway.close();
         sensitiveWords.close();
       })();

@@ -10,6 +10,8 @@ import { nodeStats, STATS_PATH } from '../metrics/node-stats.js';
 import type { RoleNode } from '../node/lifecycle.js';
 import { readiness, readinessAnswer } from '../node/readiness.js';
 import type { Registry } from '../registry/registry.js';
+import type { InProcessWorkers } from '../rpc/in-process-workers.js';
+import type { Dispatch } from './dispatch.js';
 import { mountDispatchApi } from './http-api.js';
 import { DispatchService } from './service.js';
 
@@ -24,13 +26,21 @@ export interface DispatcherNodeDeps {
   discovery: Discovery;
   logger: Logger;
   metrics?: Metrics; // the process's; a registry of its own when absent
+  /** Workers started in this process (the all-in-one): pushes to them are calls, not gRPC streams. */
+  inProcess?: InProcessWorkers;
+}
+
+export interface RunningDispatcher extends RoleNode {
+  readonly http: string;
+  /** The dispatch service itself, for business in the same process (the all-in-one) to call without HTTP. */
+  readonly dispatch: Dispatch;
 }
 
 /** Starts a dispatcher: the internal dispatch API over HTTP, streams to workers, registered in discovery. */
 export async function startDispatcher(
   options: DispatcherNodeOptions,
   deps: DispatcherNodeDeps,
-): Promise<RoleNode & { http: string }> {
+): Promise<RunningDispatcher> {
   const { id, dispatcher } = options;
   const logger = componentLogger(deps.logger, 'dispatcher', { id, role: 'dispatcher' });
   const metrics = deps.metrics ?? Metrics.create();
@@ -41,6 +51,7 @@ export async function startDispatcher(
     deps.discovery,
     logger,
     { dispatcherId: id, metrics: metrics.dispatcher },
+    deps.inProcess,
   );
   await service.start();
 
@@ -83,6 +94,7 @@ export async function startDispatcher(
     role: 'dispatcher',
     id,
     http,
+    dispatch: service,
     async drain(graceMs: number) {
       if (draining) return;
       draining = true;

@@ -1,12 +1,14 @@
 import type { Discovery, WorkerNode } from '../discovery/discovery.js';
-import { errorMessage } from '../errors.js';
+import { CourierError, errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { DispatcherMetrics } from '../metrics/dispatcher-metrics.js';
 import type { ServerFrame } from '../protocol/frames.js';
 import type { ConnectionRef, Registry } from '../registry/registry.js';
+import type { InProcessWorkers } from '../rpc/in-process-workers.js';
 import type { PushItem } from '../rpc/push.js';
 import type { Dispatch, DispatchItem, DispatchResult } from './dispatch.js';
-import { LinkError, WorkerLink, type LinkContext } from './worker-link.js';
+import { InProcessLink } from './in-process-link.js';
+import { LinkError, WorkerLink, type LinkContext, type PushLink } from './worker-link.js';
 
 export interface DispatchServiceOptions {
   pushTimeoutMs: number; // wait this long for a worker's answer to a batch
@@ -27,11 +29,12 @@ interface Route {
 }
 
 /**
- * Routes items to the workers that hold their receivers' connections. One registry lookup per call (the
- * HTTP layer already groups concurrent requests), then one push per (item, worker) over each worker's stream.
+ * Routes items to the workers that hold their receivers' connections. One registry lookup per call (callers
+ * group a tick's requests into one call: the HTTP client, or InProcessDispatch in the all-in-one), then one
+ * push per (item, worker) over each worker's stream, or straight to a worker that runs in this process.
  */
 export class DispatchService implements Dispatch {
-  private readonly links = new Map<string, WorkerLink>();
+  private readonly links = new Map<string, PushLink>();
   private workers = new Map<string, WorkerNode>();
   private readonly sweeps = new Map<string, NodeJS.Timeout>(); // workers that left discovery, until swept
   /**
@@ -52,6 +55,8 @@ export class DispatchService implements Dispatch {
     private readonly logger: Logger,
     /** This dispatcher's id (named to workers in stream metadata) and its metrics. */
     private readonly observe: { dispatcherId?: string; metrics?: DispatcherMetrics } = {},
+    /** Workers in this process (the all-in-one): their pushes skip gRPC; every other worker is over gRPC. */
+    private readonly inProcess?: InProcessWorkers,
   ) {
     this.linkContext = { dispatcherId: observe.dispatcherId, metrics: observe.metrics?.shared };
   }
@@ -70,6 +75,9 @@ export class DispatchService implements Dispatch {
   }
 
   async dispatch(items: DispatchItem[]): Promise<DispatchResult[]> {
+    // Only callers in this process get here after close (the HTTP server closed first): as unavailable as a
+    // dispatcher that is gone, and no link is opened again.
+    if (this.closed) throw new CourierError('unavailable', 'dispatcher is closed');
     const started = performance.now();
     const { metrics } = this.observe;
     const uids = [...new Set(items.flatMap((item) => item.uids))];
@@ -170,7 +178,7 @@ export class DispatchService implements Dispatch {
     return undefined;
   }
 
-  private async linkFor(workerId: string, reresolve: boolean): Promise<WorkerLink | undefined> {
+  private async linkFor(workerId: string, reresolve: boolean): Promise<PushLink | undefined> {
     if (reresolve || (!this.workers.has(workerId) && !this.vanished.has(workerId))) {
       // The watch may lag behind a worker that registered a moment ago: ask discovery before calling it dead.
       const fresh = await this.discovery.list('worker').catch(() => undefined);
@@ -181,13 +189,15 @@ export class DispatchService implements Dispatch {
     let link = this.links.get(workerId);
     if (!link || link.node.grpc !== node.grpc) {
       link?.close();
-      link = new WorkerLink(node, this.options.pushTimeoutMs, this.logger, this.linkContext);
+      link = this.inProcess?.has(workerId)
+        ? new InProcessLink(node, this.inProcess)
+        : new WorkerLink(node, this.options.pushTimeoutMs, this.logger, this.linkContext);
       this.links.set(workerId, link);
     }
     return link;
   }
 
-  private dropLink(workerId: string, link: WorkerLink): void {
+  private dropLink(workerId: string, link: PushLink): void {
     if (this.links.get(workerId) === link) this.links.delete(workerId);
     link.close();
   }

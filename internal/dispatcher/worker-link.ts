@@ -25,6 +25,16 @@ export interface LinkContext {
   metrics?: SharedMetrics;
 }
 
+/** The dispatcher's way to one worker: a gRPC stream (WorkerLink), or a call in the same process (InProcessLink). */
+export interface PushLink {
+  readonly node: WorkerNode;
+  /** True while a stream to the worker is open (counted in courier_push_streams). */
+  readonly streaming: boolean;
+  /** The worker's answer for the item; rejects with LinkError when the worker could not be reached. */
+  push(item: PushItem): Promise<PushItemResult>;
+  close(): void;
+}
+
 interface InFlight {
   resolve: (results: PushItemResult[]) => void;
   reject: (err: Error) => void;
@@ -35,7 +45,7 @@ interface InFlight {
  * The dispatcher's long-lived stream to one worker. Items pushed in the same tick travel as one batch (one
  * gRPC message, one write), so throughput grows with load instead of paying a call per message.
  */
-export class WorkerLink {
+export class WorkerLink implements PushLink {
   private readonly client: grpc.Client & { stream(metadata?: grpc.Metadata): PushStream };
   private stream: PushStream | undefined;
   private nextBatch = 1;

@@ -1,31 +1,38 @@
 import { randomBytes } from 'node:crypto';
 import { JwtTokens } from '../auth/tokens.js';
-import { startBusiness } from '../business/business-node.js';
+import { startBusiness, type RunningBusiness } from '../business/business-node.js';
 import type { Config } from '../config/schema.js';
-import { startDispatcher } from '../dispatcher/dispatcher-node.js';
+import { startDispatcher, type RunningDispatcher } from '../dispatcher/dispatcher-node.js';
 import { StaticDiscovery } from '../discovery/static-discovery.js';
 import type { Logger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
 import { MemoryRegistry } from '../registry/memory-registry.js';
-import { startWorker, type RunningWorker } from '../worker/worker-node.js';
+import type { Registry } from '../registry/registry.js';
+import { InProcessWorkers } from '../rpc/in-process-workers.js';
+import { startWorker, workerOptions, type RunningWorker } from '../worker/worker-node.js';
 import { Backends } from './backends.js';
 import { Lifecycle, nodeId, type RoleNode } from './lifecycle.js';
 
 export interface AllInOne {
-  business: RoleNode & { http: string; port: number };
-  dispatcher: RoleNode & { http: string };
+  business: RunningBusiness;
+  dispatcher: RunningDispatcher;
   worker: RunningWorker;
   tokens: JwtTokens;
   lifecycle: Lifecycle;
   /** The process's metrics, served by every role's /metrics. */
   metrics: Metrics;
+  /** The connection registry all three roles share (tests plant stale entries in it). */
+  registry: Registry;
   /** Starts another worker on the same backends (tests restart workers with it); shut down with the rest. */
   startWorker(id: string): Promise<RunningWorker>;
 }
 
 /**
- * All three roles in one process on the embedded defaults (memory registry, static discovery, SQLite), still
- * talking over the real hops: HTTP to the dispatcher, a gRPC stream to the worker, WebSocket to clients.
+ * All three roles in one process on the embedded defaults (memory registry, static discovery, SQLite). They
+ * call each other in-process, with nothing serialised between them: business calls the dispatch service
+ * (a tick's calls as one), the dispatcher hands pushes to its workers' delivery, and the workers' `send`,
+ * `sync` and `read` frames go to business' uplink service. Every role still serves its HTTP and gRPC ports
+ * (metrics, /readyz, nodes in other processes), and a push to a worker in another process still goes over gRPC.
  */
 export async function startAllInOne(
   config: Config,
@@ -47,25 +54,11 @@ export async function startAllInOne(
   try {
     const registry = backends.registry();
     const discovery = backends.discovery();
-    const launchWorker = async (id: string) => {
-      const started = await startWorker(
-        {
-          id,
-          worker: config.worker,
-          registryTtlSeconds: config.registry.ttlSeconds,
-          internalKey,
-          uplinkTimeoutMs: config.business.dispatchTimeoutMs,
-          trustedProxies: config.http.trustedProxies,
-        },
-        { registry, discovery, verifier: tokens, logger, blacklist: backends.blacklist(), metrics },
-      );
-      nodes.push(started);
-      return started;
-    };
-    const worker = await launchWorker(nodeId(config.node.id, 'worker', hostname));
+    const inProcess = new InProcessWorkers();
+    // Each role needs the one before it: business calls the dispatcher, workers call business.
     const dispatcher = await startDispatcher(
       { id: nodeId('', 'dispatcher', hostname), dispatcher: config.dispatcher, internalKey },
-      { registry, discovery, logger, metrics },
+      { registry, discovery, logger, metrics, inProcess },
     );
     nodes.push(dispatcher);
     const business = await startBusiness(
@@ -88,10 +81,35 @@ export async function startAllInOne(
         blacklist: backends.blacklist(),
         rateLimits: backends.rateLimits(),
         metrics,
+        dispatch: dispatcher.dispatch,
       },
     );
     nodes.push(business);
-    return { business, dispatcher, worker, tokens, lifecycle, metrics, startWorker: launchWorker };
+    const launchWorker = async (id: string) => {
+      const started = await startWorker(workerOptions(config, id, internalKey), {
+        registry,
+        discovery,
+        verifier: tokens,
+        logger,
+        blacklist: backends.blacklist(),
+        metrics,
+        uplink: business.uplink,
+        inProcess,
+      });
+      nodes.push(started);
+      return started;
+    };
+    const worker = await launchWorker(nodeId(config.node.id, 'worker', hostname));
+    return {
+      business,
+      dispatcher,
+      worker,
+      tokens,
+      lifecycle,
+      metrics,
+      registry,
+      startWorker: launchWorker,
+    };
   } catch (err) {
     await lifecycle.shutdown('start-up failed');
     throw err;

@@ -36,3 +36,6 @@ export interface PushBatchResult {
   batch: number;
   results: PushItemResult[];
 }
+
+/** A worker's delivery of one batch: one result per item, in order (the gateway's deliverBatch). */
+export type DeliverBatch = (items: PushItem[]) => PushItemResult[];

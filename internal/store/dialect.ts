@@ -23,8 +23,8 @@ export interface StoreDialect {
   readonly longText: ColumnDataType | Expression<unknown>;
   /** Appended to CREATE TABLE. */
   readonly tableOptions: RawBuilder<unknown> | null;
-  /** The larger of two numbers in SQL (SQLite's two-argument max, MySQL's greatest). */
-  greatest(a: RawBuilder<number>, b: RawBuilder<number>): RawBuilder<number>;
+  /** The SQL function giving the larger of two numbers (SQLite's two-argument max, MySQL's greatest). */
+  readonly greatest: 'max' | 'greatest';
 }
 
 function errorField(err: unknown, field: 'code' | 'errno'): unknown {
@@ -45,7 +45,7 @@ export const sqliteDialect: StoreDialect = {
   rowLocks: false,
   longText: 'text',
   tableOptions: null,
-  greatest: (a, b) => sql<number>`max(${a}, ${b})`,
+  greatest: 'max',
 };
 
 const ER_DUP_ENTRY = 1062;
@@ -65,7 +65,7 @@ export const mysqlDialect: StoreDialect = {
   longText: sql`mediumtext`,
   // Binary collation: ids are case-sensitive (uid "Bob" is not "bob"), and utf8mb4 keeps any clientMsgId.
   tableOptions: sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin`,
-  greatest: (a, b) => sql<number>`greatest(${a}, ${b})`,
+  greatest: 'greatest',
 };
 
 const TRANSACTION_RUNS = 3; // a deadlock victim is run again, up to this many runs in all

@@ -4,28 +4,31 @@
 // size grows with load and latency stays one commit.
 import type { Logger } from '../log/logger.js';
 
-interface Pending<T> {
+interface Pending<T, R> {
   item: T;
-  resolve: () => void;
+  resolve: (value: R) => void;
   reject: (err: unknown) => void;
 }
 
-/** Writes a batch; returns one entry per item, in order: null when committed, else that item's error. */
-export type BatchWriter<T> = (items: T[]) => Promise<Array<Error | null>>;
+/**
+ * Writes a batch; returns one entry per item, in order: what the item's caller gets when committed (null
+ * when there is nothing to give back), else that item's error.
+ */
+export type BatchWriter<T, R = null> = (items: T[]) => Promise<Array<Error | R>>;
 
-export class GroupCommit<T> {
-  private queue: Pending<T>[] = [];
+export class GroupCommit<T, R = null> {
+  private queue: Pending<T, R>[] = [];
   private running: Promise<void> | null = null;
 
   constructor(
     private readonly maxItems: number,
-    private readonly write: BatchWriter<T>,
+    private readonly write: BatchWriter<T, R>,
     private readonly logger: Logger,
   ) {}
 
   /** Resolves once the item is committed; rejects with the error the writer reported for it. */
-  submit(item: T): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  submit(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
       this.running ??= this.drain().catch((err: unknown) =>
         this.logger.error({ err }, 'group commit loop failed'),
@@ -43,17 +46,19 @@ export class GroupCommit<T> {
     try {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.maxItems);
-        let results: Array<Error | null>;
+        let results: Array<Error | R>;
         try {
           results = await this.write(batch.map((p) => p.item));
         } catch (err) {
           results = batch.map(() => (err instanceof Error ? err : new Error(String(err))));
         }
         batch.forEach((p, i) => {
-          const error = results[i];
-          if (error === undefined) p.reject(new Error('group commit writer returned too few results'));
-          else if (error === null) p.resolve();
-          else p.reject(error);
+          if (i >= results.length) p.reject(new Error('group commit writer returned too few results'));
+          else {
+            const result = results[i] as Error | R;
+            if (result instanceof Error) p.reject(result);
+            else p.resolve(result);
+          }
         });
       }
     } finally {

@@ -13,6 +13,7 @@ import {
   lockedConversation,
   replaceAgent,
 } from './customer-service-repo.js';
+import { ConversationWriter, MAX_CONVERSATIONS_PER_BATCH } from './conversation-writer.js';
 import { GroupCommit } from './group-commit.js';
 import { MessageWriter } from './message-writer.js';
 import { decodeCursor, encodeCursor, joinedLastMessage, rowToConversation, rowToMessage } from './rows.js';
@@ -51,6 +52,7 @@ export class KyselyStore implements Store {
   private readonly dialect: StoreDialect;
   private readonly logger: Logger;
   private readonly commits: GroupCommit<NewMessage>;
+  private readonly conversations: GroupCommit<NewConversation, Conversation>;
   private closing: Promise<void> | null = null;
 
   constructor(private readonly options: KyselyStoreOptions) {
@@ -61,6 +63,12 @@ export class KyselyStore implements Store {
     const maxRows = Math.min(options.groupCommitMaxRows, MAX_ROWS_PER_INSERT);
     const writer = new MessageWriter(this.db, this.dialect, this.logger);
     this.commits = new GroupCommit(maxRows, (batch) => writer.write(batch), this.logger);
+    const conversations = new ConversationWriter(this.db, this.dialect, this.logger);
+    this.conversations = new GroupCommit(
+      MAX_CONVERSATIONS_PER_BATCH,
+      (batch) => conversations.ensure(batch),
+      this.logger,
+    );
   }
 
   async migrate(): Promise<void> {
@@ -68,30 +76,9 @@ export class KyselyStore implements Store {
     if (applied.length > 0) this.logger.info({ applied }, 'store schema migrated');
   }
 
-  async ensureConversation(conv: NewConversation): Promise<Conversation> {
-    const now = Date.now();
-    return this.transact(async (trx) => {
-      // Insert-or-skip then read, so racing callers all get the one stored row.
-      await trx
-        .insertInto('conversations')
-        .values({
-          id: conv.id,
-          kind: conv.kind,
-          members: JSON.stringify([...new Set(conv.members)]),
-          merchant: conv.merchant ?? null,
-          agent: conv.agent ?? null,
-          last_seq: 0,
-          created_at: now,
-          updated_at: now,
-        })
-        .modifyEnd(this.dialect.ignoreDuplicates('id'))
-        .execute();
-      const stored = await this.conversationIn(trx, conv.id);
-      if (!stored) throw new Error(`conversation ${conv.id} vanished right after its insert`);
-      // Member rows follow the stored conversation, not the request: a second caller cannot add members.
-      await this.addMembers(trx, stored.id, stored.members, now);
-      return stored;
-    });
+  ensureConversation(conv: NewConversation): Promise<Conversation> {
+    if (this.closing) return Promise.reject(new StoreClosedError());
+    return this.conversations.submit(conv);
   }
 
   async getConversation(id: string): Promise<Conversation | undefined> {
@@ -110,14 +97,14 @@ export class KyselyStore implements Store {
     return this.transact((trx) => assignCustomerService(trx, this.dialect, req, choose));
   }
 
-  append(message: NewMessage): Promise<void> {
+  async append(message: NewMessage): Promise<void> {
     if (this.closing) return Promise.reject(new StoreClosedError());
     if (message.clientMsgId !== undefined && message.clientMsgId.length > MAX_ID_LENGTH) {
       // Checked here so SQLite (no length limit) and MySQL (varchar) reject the same input.
       const msg = `clientMsgId is longer than ${MAX_ID_LENGTH} characters`;
       return Promise.reject(new CourierError('invalid_request', msg, 'clientMsgId'));
     }
-    return this.commits.submit(message);
+    await this.commits.submit(message);
   }
 
   async findByClientMsgId(sender: string, clientMsgId: string): Promise<Message | undefined> {
@@ -302,7 +289,8 @@ export class KyselyStore implements Store {
   }
 
   private async shutdown(): Promise<void> {
-    await this.commits.idle(); // appends already accepted still commit
+    // Appends and conversations already accepted still commit.
+    await Promise.all([this.commits.idle(), this.conversations.idle()]);
     const results = await Promise.allSettled([
       this.options.replica?.destroy() ?? Promise.resolve(),
       this.db.destroy(),
@@ -317,15 +305,6 @@ export class KyselyStore implements Store {
   private async conversationIn(db: Kysely<Database>, id: string): Promise<Conversation | undefined> {
     const row = await db.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
     return row && rowToConversation(row);
-  }
-
-  private async addMembers(trx: Transaction<Database>, conversation: string, uids: string[], now: number) {
-    if (uids.length === 0) return;
-    await trx
-      .insertInto('members')
-      .values(uids.map((uid) => ({ conversation, uid, joined_at: now, read_seq: 0 })))
-      .modifyEnd(this.dialect.ignoreDuplicates('uid'))
-      .execute();
   }
 }
 

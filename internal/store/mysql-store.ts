@@ -1,5 +1,5 @@
 // The distributed store: MySQL/MariaDB through a mysql2 pool, with an optional read replica for history.
-import { Kysely, MysqlDialect, sql } from 'kysely';
+import { Kysely, MysqlDialect, sql, type KyselyConfig } from 'kysely';
 import { createPool } from 'mysql2';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -46,7 +46,12 @@ function checkUrl(url: string, key: string): void {
 }
 
 /** A Kysely instance on a mysql2 pool; `key` is the config key named in errors about this URL. */
-export function openMysql(url: string, poolSize: number, key: string): Kysely<Database> {
+export function openMysql(
+  url: string,
+  poolSize: number,
+  key: string,
+  log?: KyselyConfig['log'],
+): Kysely<Database> {
   checkUrl(url, key);
   const pool = createPool({
     uri: url,
@@ -55,7 +60,7 @@ export function openMysql(url: string, poolSize: number, key: string): Kysely<Da
     charset: 'utf8mb4', // ids and content may hold any Unicode, emoji included
     supportBigNumbers: true, // BIGINT past 2^53 as a string rather than a silently rounded number
   });
-  return new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new MysqlDialect({ pool }), ...(log ? { log } : {}) });
 }
 
 /** Fails with an error naming `key` when the server cannot be reached or refuses the credentials. */

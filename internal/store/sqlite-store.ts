@@ -1,5 +1,5 @@
 // The embedded store: one SQLite file, one connection, owned by one process (DESIGN §2 embedded default).
-import { Kysely } from 'kysely';
+import { Kysely, type KyselyConfig } from 'kysely';
 import type { Logger } from '../log/logger.js';
 import { sqliteDialect } from './dialect.js';
 import { KyselyStore } from './kysely-store.js';
@@ -16,8 +16,8 @@ export interface SqliteStoreOptions {
  * thread: its calls are synchronous and every commit waits for an fsync, which on the main thread would
  * stall every connection of the all-in-one for the length of each commit.
  */
-export function openSqlite(path: string): Kysely<Database> {
-  return new Kysely<Database>({ dialect: new SqliteThreadDialect(path) });
+export function openSqlite(path: string, log?: KyselyConfig['log']): Kysely<Database> {
+  return new Kysely<Database>({ dialect: new SqliteThreadDialect(path), ...(log ? { log } : {}) });
 }
 
 /** A store on a SQLite file; call `migrate()` before use (createStore does). */

@@ -2,9 +2,26 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log/logger.js';
 import type { SharedMetrics } from '../metrics/metrics.js';
 import { channelOptions, DISPATCHER_METADATA, pushServiceDefinition } from '../rpc/push-service.js';
-import type { PushBatch, PushBatchResult, PushItem, PushItemResult } from '../rpc/push.js';
+import type { DeliverBatch, PushBatch, PushBatchResult, PushItem, PushItemResult } from '../rpc/push.js';
 
-export type DeliverBatch = (items: PushItem[]) => PushItemResult[];
+/**
+ * Delivers one batch for a push stream or, in the all-in-one, for a dispatcher in the same process. A delivery
+ * bug must not break the stream (or the dispatch call) of every other message: the batch is then answered as
+ * delivered nowhere.
+ */
+export function deliverSafely(
+  deliver: DeliverBatch,
+  items: PushItem[],
+  logger: Logger,
+  batch?: number,
+): PushItemResult[] {
+  try {
+    return deliver(items);
+  } catch (err) {
+    logger.error({ err, batch }, 'push batch failed');
+    return items.map((item) => ({ delivered: 0, missing: item.conns }));
+  }
+}
 
 /** The worker's end of the push stream: every batch a dispatcher writes is delivered and answered. */
 export class PushServer {
@@ -45,14 +62,7 @@ export class PushServer {
     call.on('data', (batch: PushBatch) => {
       this.metrics?.pushBatchItems.received.observe(batch.items.length);
       this.logger.debug({ dispatcher, batch: batch.batch, items: batch.items.length }, 'push batch');
-      let results: PushItemResult[];
-      try {
-        results = this.deliver(batch.items);
-      } catch (err) {
-        // A delivery bug must not kill the stream of every other message; answer nothing delivered.
-        this.logger.error({ err, batch: batch.batch }, 'push batch failed');
-        results = batch.items.map((item) => ({ delivered: 0, missing: item.conns }));
-      }
+      const results = deliverSafely(this.deliver, batch.items, this.logger, batch.batch);
       call.write({ batch: batch.batch, results });
     });
     call.on('error', (err) => this.logger.debug({ err }, 'push stream error'));

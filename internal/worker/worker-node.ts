@@ -15,8 +15,11 @@ import { nodeStats } from '../metrics/node-stats.js';
 import type { RoleNode } from '../node/lifecycle.js';
 import { readiness } from '../node/readiness.js';
 import type { Registry } from '../registry/registry.js';
+import type { InProcessWorkers } from '../rpc/in-process-workers.js';
+import type { DeliverBatch } from '../rpc/push.js';
 import { HttpUplink } from './http-uplink.js';
-import { PushServer } from './push-server.js';
+import { deliverSafely, PushServer } from './push-server.js';
+import type { Uplink } from './uplink.js';
 import { workerHttpHandler } from './worker-http.js';
 import { WsGateway } from './ws-gateway.js';
 
@@ -31,6 +34,18 @@ export interface WorkerNodeOptions {
   checkpointEveryMs?: number; // how often the registry is asked whether it lost our entries (default 1_000)
 }
 
+/** The options of a worker node as the configuration gives them. */
+export function workerOptions(config: Config, id: string, internalKey: string): WorkerNodeOptions {
+  return {
+    id,
+    worker: config.worker,
+    registryTtlSeconds: config.registry.ttlSeconds,
+    internalKey,
+    uplinkTimeoutMs: config.business.dispatchTimeoutMs,
+    trustedProxies: config.http.trustedProxies,
+  };
+}
+
 export interface WorkerNodeDeps {
   registry: Registry;
   discovery: Discovery;
@@ -38,6 +53,13 @@ export interface WorkerNodeDeps {
   logger: Logger;
   blacklist?: Blacklist; // checked (and attempts counted) before every upgrade
   metrics?: Metrics; // the process's; a registry of its own when absent
+  /** Business in this process (the all-in-one): client frames go to it directly, not over HTTP. */
+  uplink?: Uplink;
+  /**
+   * Where a dispatcher in this process (the all-in-one) finds this worker, to push without gRPC; the gRPC
+   * server still runs for dispatchers elsewhere. The worker is marked stopped there when it closes.
+   */
+  inProcess?: InProcessWorkers;
 }
 
 export interface RunningWorker extends RoleNode {
@@ -57,12 +79,19 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
   if (stale > 0) logger.info({ stale }, 'removed registry entries left by a previous run of this worker id');
   await deps.registry.checkpoint(id); // sets the marker that later checkpoints watch
 
-  const uplink = new HttpUplink(
-    { key: options.internalKey, timeoutMs: options.uplinkTimeoutMs },
-    deps.discovery,
-    logger,
-  );
-  await uplink.start();
+  let httpUplink: HttpUplink | undefined; // the HTTP hop, unless business runs in this process
+  let uplink: Uplink;
+  if (deps.uplink) {
+    uplink = deps.uplink;
+  } else {
+    httpUplink = new HttpUplink(
+      { key: options.internalKey, timeoutMs: options.uplinkTimeoutMs },
+      deps.discovery,
+      logger,
+    );
+    await httpUplink.start();
+    uplink = httpUplink;
+  }
   const gateway = new WsGateway(
     {
       workerId: id,
@@ -125,8 +154,11 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
   });
   const wsPort = (http.address() as AddressInfo).port;
 
-  const push = new PushServer((items) => gateway.deliverBatch(items), logger, metrics.shared);
+  const deliver: DeliverBatch = (items) => gateway.deliverBatch(items);
+  const push = new PushServer(deliver, logger, metrics.shared);
   const grpcPort = await push.listen(worker.grpc.host, worker.grpc.port);
+  // Attached before it registers: a dispatcher in this process that finds it in discovery links in-process.
+  const detach = deps.inProcess?.attach(id, (items) => deliverSafely(deliver, items, logger));
 
   const node: WorkerNode = {
     role: 'worker',
@@ -174,11 +206,12 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
     },
     close() {
       closed ??= (async () => {
+        detach?.(); // from now on a dispatcher in this process treats it as a dead worker
         clearInterval(publish);
         checkpoints.stop();
         await gateway.stop();
         await push.close();
-        uplink.close();
+        httpUplink?.close();
         await new Promise<void>((resolve) => {
           http.close(() => resolve());
           http.closeAllConnections();

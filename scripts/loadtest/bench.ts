@@ -2,13 +2,14 @@
 // (redis-server for the Socket.IO adapter, courier, the Socket.IO peer), measures both with the same tools
 // in the same run, prints the headline numbers and courier/Socket.IO ratios, and stops what it started.
 import { check, parseOptions, type Specs } from './args.js';
-import { headline, comparisonReport, type Metric } from './compare.js';
+import { comparisonReport, headline, median, total, type Metric } from './compare.js';
 import { connsSpecs, runConns, type ConnsResult } from './conns.js';
 import {
   startAllInOne,
   startCluster,
   startRedisServer,
   startSocketIoPeer,
+  type CourierUnderTest,
   type Started,
 } from './local-servers.js';
 import { fmt } from './progress.js';
@@ -19,7 +20,8 @@ export const benchSummary =
   'Starts courier (all-in-one, or a cluster with --cluster) and the Socket.IO reference peer on free loopback\n' +
   'ports, then runs with both, one after the other: conns (open rate, memory per connection), push capacity\n' +
   'runs (offered load above capacity: delivered/s) and push latency runs (both at half the lower capacity:\n' +
-  'p99). Prints courier/Socket.IO ratios and writes reports/bench-<time>.{json,html}. About 3–4 minutes.';
+  'p99, server CPU per message). Prints courier/Socket.IO ratios and writes reports/bench-<time>.{json,html}.\n' +
+  'About 3–4 minutes; --runs N repeats every measurement N times and reports the medians.';
 
 export const benchSpecs = {
   cluster: {
@@ -43,9 +45,21 @@ export const benchSpecs = {
   batchRate: { kind: 'num', def: 40000, help: 'offered msg/s of the batch capacity runs' },
   wsRate: { kind: 'num', def: 8000, help: 'offered msg/s of the ws capacity runs' },
   duration: { kind: 'num', def: 10, help: 'seconds of sending per push run' },
-  warmup: { kind: 'num', def: 2, help: 'first seconds of each push run left out of its latency summary' },
+  warmup: {
+    kind: 'num',
+    def: 2,
+    help: 'first seconds of each push run left out of its latency summary and of its server CPU per message',
+  },
   receivers: { kind: 'int', def: 500, help: 'receiving users of the push runs' },
   procs: { kind: 'int', def: 2, help: 'generator processes per run' },
+  runs: {
+    kind: 'int',
+    def: 1,
+    help:
+      'run every measurement (conns, each capacity and latency run, for each system) this many times and\n' +
+      'report the median of each figure (losses and failures: the total); the servers are restarted before\n' +
+      'each conns run after the first, as RSS never shrinks. Each run adds about the default duration again',
+  },
   noSocketio: { kind: 'bool', help: 'measure courier only (no ratios)' },
   out: { kind: 'str', def: 'reports', help: 'directory for the reports' },
 } satisfies Specs;
@@ -59,41 +73,88 @@ export async function runBench(argv: string[]): Promise<void> {
     modes.every((m) => ['http', 'batch', 'ws'].includes(m)),
     `--modes: http, batch and/or ws (got ${o.modes})`,
   );
+  check(o.runs >= 1 && o.runs <= 20, `--runs must be 1–20 (got ${o.runs})`);
   const say = (t: string) => process.stderr.write(`[bench] ${t}\n`);
-  const started: Started[] = [];
   const runs: { name: string; files: { json: string; html: string } }[] = [];
   const metrics: Metric[] = [];
   const lines: string[] = [];
-  try {
+  const of = o.runs > 1 ? ` (median of ${o.runs} runs)` : '';
+  // One figure from N runs of each system: the median (losses and failures: the total), every run kept.
+  const metric = (
+    m: Omit<Metric, 'courier' | 'socketio' | 'runs'>,
+    c: (number | null)[],
+    s: (number | null)[] | undefined,
+    as: 'median' | 'total' = 'median',
+  ): Metric => {
+    const combine = as === 'median' ? median : total;
+    return {
+      ...m,
+      courier: combine(c),
+      socketio: s ? combine(s) : null,
+      ...(o.runs > 1 ? { runs: { courier: c, socketio: s ?? [], as } } : {}),
+    };
+  };
+  const repeat = async <T>(what: (run: number) => Promise<T>): Promise<T[]> => {
+    const out: T[] = [];
+    for (let r = 1; r <= o.runs; r++) out.push(await what(r));
+    return out;
+  };
+  const label = (run: number) => (o.runs > 1 ? ` #${run}` : '');
+
+  let courier: CourierUnderTest | undefined;
+  let peer: (Started & { url: string }) | undefined;
+  let redis: (Started & { url: string }) | undefined;
+  const peerProcs = o.cluster ? o.workers + 2 : 1; // as many server processes as courier runs
+  const startServers = async () => {
     say(
       o.cluster ? `starting a courier cluster with ${o.workers} workers` : 'starting the courier all-in-one',
     );
-    const courier = await (o.cluster ? startCluster(o.workers) : startAllInOne());
-    started.push(courier);
-    let peer: (Started & { url: string }) | undefined;
-    let redisUrl = '';
+    courier = await (o.cluster ? startCluster(o.workers) : startAllInOne());
+    if (redis) peer = await startSocketIoPeer(redis.url, peerProcs);
+  };
+  const stopServers = async () => {
+    for (const s of [peer, courier])
+      await s?.stop().catch((err: unknown) => say(`stop failed: ${(err as Error).message}`));
+    peer = undefined;
+    courier = undefined;
+  };
+  try {
     if (!o.noSocketio) {
-      say('starting redis-server (Socket.IO adapter) and the Socket.IO peer');
-      const redis = await startRedisServer();
-      started.push(redis);
-      redisUrl = redis.url;
-      const peerProcs = o.cluster ? o.workers + 2 : 1; // as many server processes as courier runs
-      peer = await startSocketIoPeer(redis.url, peerProcs);
-      started.push(peer);
+      say('starting redis-server (Socket.IO adapter)');
+      redis = await startRedisServer();
     }
-    const base = { jwtSecret: courier.jwtSecret, apiKey: courier.apiKey, procs: o.procs, out: o.out };
-    const courierTarget = {
-      ...base,
-      target: 'courier',
-      url: courier.url,
-      workerPids: courier.pids.join(','),
-      redisUrl: courier.redisUrl,
+    await startServers();
+    const base = { procs: o.procs, out: o.out };
+    const courierTarget = () => {
+      const c = courier as CourierUnderTest;
+      return {
+        ...base,
+        jwtSecret: c.jwtSecret,
+        apiKey: c.apiKey,
+        target: 'courier',
+        url: c.url,
+        workerPids: c.pids.join(','),
+        serverPids: c.serverPids.join(','),
+        redisUrl: c.redisUrl,
+      };
     };
-    const peerTarget = peer
-      ? { ...base, target: 'socketio', url: peer.url, workerPids: peer.pids.join(','), redisUrl }
-      : undefined;
+    const peerTarget = () =>
+      peer
+        ? {
+            ...base,
+            // The peer ignores tokens and keys; passed as before, so both systems get the same requests.
+            jwtSecret: courier?.jwtSecret ?? '',
+            apiKey: courier?.apiKey ?? '',
+            target: 'socketio',
+            url: peer.url,
+            workerPids: peer.pids.join(','),
+            serverPids: peer.pids.join(','),
+            redisUrl: redis?.url ?? '',
+          }
+        : undefined;
+    type Target = ReturnType<typeof courierTarget>;
 
-    const conns = async (t: typeof courierTarget, name: string): Promise<ConnsResult> => {
+    const conns = async (t: Target, name: string): Promise<ConnsResult> => {
       say(`conns ${name}: ${fmt(o.conns)} connections at ${fmt(o.connsRate)}/s, hold ${o.hold} s`);
       const defaults = parseOptions('conns', '', connsSpecs, []);
       const r = await runConns({ ...defaults, ...t, count: o.conns, rate: o.connsRate, hold: o.hold });
@@ -101,7 +162,7 @@ export async function runBench(argv: string[]): Promise<void> {
       return r;
     };
     const push = async (
-      t: typeof courierTarget,
+      t: Target,
       name: string,
       mode: Mode,
       rate: number,
@@ -126,83 +187,132 @@ export async function runBench(argv: string[]): Promise<void> {
       return r;
     };
 
-    const cc = await conns(courierTarget, 'courier');
-    const sc = peerTarget ? await conns(peerTarget, 'Socket.IO') : undefined;
+    // RSS does not shrink after a run: every conns run after the first gets freshly started servers.
+    const connsRuns = await repeat(async (run) => {
+      if (run > 1) {
+        say(
+          `restarting the servers for conns run ${run} of ${o.runs} (RSS is only meaningful on a fresh server)`,
+        );
+        await stopServers();
+        await startServers();
+      }
+      const c = await conns(courierTarget(), `courier${label(run)}`);
+      const pt = peerTarget();
+      const s = pt ? await conns(pt, `Socket.IO${label(run)}`) : undefined;
+      return { c, s };
+    });
+    const cc = connsRuns.map((r) => r.c);
+    const sc = peerTarget() ? connsRuns.map((r) => r.s as ConnsResult) : undefined;
+    const openRate = metric(
+      { name: 'open rate (/s)', better: 'higher' },
+      cc.map((r) => Math.round(r.openRate)),
+      sc?.map((r) => Math.round(r.openRate)),
+    );
     metrics.push(
-      {
-        name: 'open rate (/s)',
-        courier: Math.round(cc.openRate),
-        socketio: sc ? Math.round(sc.openRate) : null,
-        better: 'higher',
-      },
-      {
-        name: 'server RSS per connection (bytes)',
-        courier: cc.workerRssPerConn,
-        socketio: sc?.workerRssPerConn ?? null,
-        better: 'lower',
-        aim: '≤ 0.5',
-      },
-      {
-        name: 'Redis per connection (bytes)',
-        courier: cc.redisPerConn,
-        socketio: sc?.redisPerConn ?? null,
-        better: 'lower',
-      },
-      { name: 'connections failed', courier: cc.failed, socketio: sc?.failed ?? null, better: 'lower' },
+      openRate,
+      metric(
+        { name: 'server RSS per connection (bytes)', better: 'lower', aim: '≤ 0.5' },
+        cc.map((r) => r.workerRssPerConn),
+        sc?.map((r) => r.workerRssPerConn),
+      ),
+      metric(
+        { name: 'Redis per connection (bytes)', better: 'lower' },
+        cc.map((r) => r.redisPerConn),
+        sc?.map((r) => r.redisPerConn),
+      ),
+      metric(
+        { name: `connections failed${o.runs > 1 ? ' (all runs)' : ''}`, better: 'lower' },
+        cc.map((r) => r.failed),
+        sc?.map((r) => r.failed),
+        'total',
+      ),
     );
     lines.push(
-      `courier open rate: ${fmt(Math.round(cc.openRate))}/s at an asked ${fmt(o.connsRate)}/s (target 3: ≥ 4,000/s)`,
+      `courier open rate: ${fmt(openRate.courier ?? 0)}/s at an asked ${fmt(o.connsRate)}/s${of} (target 3: ≥ 4,000/s)`,
     );
     const offered: Record<Mode, number> = { http: o.httpRate, batch: o.batchRate, ws: o.wsRate };
     for (const mode of modes) {
-      const cCap = await push(courierTarget, 'courier', mode, offered[mode], 'capacity');
-      const sCap = peerTarget
-        ? await push(peerTarget, 'Socket.IO', mode, offered[mode], 'capacity')
-        : undefined;
-      const half = Math.max(1, Math.round(Math.min(cCap.throughput, sCap?.throughput ?? Infinity) / 2));
-      const cLat = await push(courierTarget, 'courier', mode, half, 'latency');
-      const sLat = peerTarget ? await push(peerTarget, 'Socket.IO', mode, half, 'latency') : undefined;
+      // Each round runs courier and then the peer, so a slow spell of the machine hits both alike.
+      const capacity = await repeat(async (run) => {
+        const c = await push(courierTarget(), `courier${label(run)}`, mode, offered[mode], 'capacity');
+        const pt = peerTarget();
+        const s = pt ? await push(pt, `Socket.IO${label(run)}`, mode, offered[mode], 'capacity') : undefined;
+        return { c, s };
+      });
+      const cCap = capacity.map((r) => Math.round(r.c.throughput));
+      const sCap = peerTarget() ? capacity.map((r) => Math.round((r.s as PushResult).throughput)) : undefined;
+      const capMetric = metric(
+        { name: `${mode}: delivered/s at capacity`, better: 'higher', aim: '≥ 2' },
+        cCap,
+        sCap,
+      );
+      const half = Math.max(
+        1,
+        Math.round(Math.min(capMetric.courier ?? 0, capMetric.socketio ?? Infinity) / 2),
+      );
+      const latency = await repeat(async (run) => {
+        const c = await push(courierTarget(), `courier${label(run)}`, mode, half, 'latency');
+        const pt = peerTarget();
+        const s = pt ? await push(pt, `Socket.IO${label(run)}`, mode, half, 'latency') : undefined;
+        return { c, s };
+      });
+      const cLat = latency.map((r) => r.c);
+      const sLat = peerTarget() ? latency.map((r) => r.s as PushResult) : undefined;
+      const p99 = metric(
+        { name: `${mode}: p99 ms at ${fmt(half)} msg/s`, better: 'lower', aim: '≤ 1' },
+        cLat.map((r) => r.latencyMs.p99),
+        sLat?.map((r) => r.latencyMs.p99),
+      );
+      const cpu = metric(
+        { name: `${mode}: server CPU µs per message at ${fmt(half)} msg/s`, better: 'lower' },
+        cLat.map((r) => r.cpuPerMessageUs),
+        sLat?.map((r) => r.cpuPerMessageUs),
+      );
+      const cores = metric(
+        { name: `${mode}: server cores busy at ${fmt(half)} msg/s`, better: 'lower' },
+        cLat.map((r) => r.cpuCores),
+        sLat?.map((r) => r.cpuCores),
+      );
+      // Per round: what its capacity run and its latency run lost together.
+      const lost = (side: 'c' | 's') =>
+        capacity.map((cap, i) => {
+          const a = cap[side];
+          const b = latency[i]?.[side];
+          return a && b ? a.loss.lost + b.loss.lost : null;
+        });
       metrics.push(
-        {
-          name: `${mode}: delivered/s at capacity`,
-          courier: Math.round(cCap.throughput),
-          socketio: sCap ? Math.round(sCap.throughput) : null,
-          better: 'higher',
-          aim: '≥ 2',
-        },
-        {
-          name: `${mode}: p99 ms at ${fmt(half)} msg/s`,
-          courier: cLat.latencyMs.p99,
-          socketio: sLat?.latencyMs.p99 ?? null,
-          better: 'lower',
-          aim: '≤ 1',
-        },
-        {
-          name: `${mode}: lost (all runs)`,
-          courier: cCap.loss.lost + cLat.loss.lost,
-          socketio: sCap && sLat ? sCap.loss.lost + sLat.loss.lost : null,
-          better: 'lower',
-          aim: '0',
-        },
+        capMetric,
+        p99,
+        cpu,
+        cores,
+        metric(
+          { name: `${mode}: lost (all runs)`, better: 'lower', aim: '0' },
+          lost('c'),
+          peerTarget() ? lost('s') : undefined,
+          'total',
+        ),
       );
       const goal = mode === 'batch' ? 20_000 : mode === 'http' ? 3_000 : undefined;
       if (goal) {
         lines.push(
-          `courier ${mode}: ${fmt(Math.round(cCap.throughput))} msg/s delivered (target ${fmt(goal)}; measured here with ${fmt(o.receivers)} receivers, not 100,000)`,
+          `courier ${mode}: ${fmt(capMetric.courier ?? 0)} msg/s delivered${of} (target ${fmt(goal)}; measured here with ${fmt(o.receivers)} receivers, not 100,000)`,
         );
         lines.push(
-          `courier ${mode}: p99 ${cLat.latencyMs.p99} ms at ${fmt(half)} msg/s (target ≤ 50 ms at ${fmt(goal / 2)} msg/s)`,
+          `courier ${mode}: p99 ${p99.courier ?? '—'} ms at ${fmt(half)} msg/s${of} (target ≤ 50 ms at ${fmt(goal / 2)} msg/s)`,
         );
       }
+      lines.push(
+        `courier ${mode}: server CPU ${cpu.courier ?? '—'} µs per delivered message at ${fmt(half)} msg/s, ${cores.courier ?? '—'} cores busy${of}`,
+      );
     }
   } finally {
     say('stopping what bench started');
-    for (const s of started.reverse())
-      await s.stop().catch((err: unknown) => say(`stop failed: ${(err as Error).message}`));
+    await stopServers();
+    await redis?.stop().catch((err: unknown) => say(`stop failed: ${(err as Error).message}`));
   }
   const report = comparisonReport(
     'bench',
-    `courier bench${o.cluster ? ` (cluster, ${o.workers} workers)` : ' (all-in-one)'}`,
+    `courier bench${o.cluster ? ` (cluster, ${o.workers} workers)` : ' (all-in-one)'}${of}`,
     o,
     metrics,
     runs,

@@ -1,7 +1,9 @@
 // One load-generator connection, to courier (raw `ws`, the protocol of DESIGN §4) or to the Socket.IO
 // reference peer (socket.io-client), behind one small interface so that the same tool drives both. Every
-// message frame is ACKed at once; pings are answered by `ws` itself. Kept lean: at 15,000 connections per
-// generator, every closure and buffer per connection shows up in the generator's own memory.
+// message frame is ACKed: courier connections batch their ACKs as the SDK does (below), the Socket.IO client
+// emits one `ack` per message as that peer's protocol has it; pings are answered by `ws` itself. Kept lean:
+// at 15,000 connections per generator, every closure and buffer per connection shows up in the generator's
+// own memory.
 import WebSocket from 'ws';
 import { io, type ManagerOptions, type SocketOptions } from 'socket.io-client';
 
@@ -39,10 +41,26 @@ function contentOf(content: unknown): [number | undefined, number | undefined] {
   return typeof k === 'number' && typeof t === 'number' ? [k, t] : [undefined, undefined];
 }
 
+// ACKs the way the SDK sends them (internal/client/courier-client.ts): a connection collects the ids of the
+// messages that arrive and sends one `{"type":"ack","ids":[…]}` frame per event-loop turn. One setImmediate
+// per generator process flushes every connection that has ids waiting, rather than one timer per connection.
+const MAX_ACK_IDS = 1000; // the worker takes at most 1000 ids per ack frame
+let ackWaiting: CourierConn[] = [];
+let ackScheduled = false;
+
+function flushAllAcks(): void {
+  ackScheduled = false;
+  const conns = ackWaiting;
+  ackWaiting = [];
+  for (const conn of conns) conn.flushAcks();
+}
+
 class CourierConn implements LoadConn {
   private opened = false;
   private closing = false;
   private readonly ws: WebSocket;
+  /** Ids received this turn and not yet ACKed; undefined while none wait (no array kept per idle connection). */
+  private acks: string[] | undefined;
 
   constructor(
     readonly index: number,
@@ -96,7 +114,7 @@ class CourierConn implements LoadConn {
         return;
       case 'message': {
         const id = frame.message?.id;
-        if (typeof id === 'string') this.ws.send(`{"type":"ack","ids":[${JSON.stringify(id)}]}`);
+        if (typeof id === 'string') this.ack(id); // duplicates too, or the worker keeps resending them
         const [k, t] = contentOf(frame.message?.content);
         this.events.message(this.index, k, t);
         return;
@@ -111,6 +129,27 @@ class CourierConn implements LoadConn {
       default:
         return; // read receipts, pongs, syncs: nothing to measure
     }
+  }
+
+  private ack(id: string): void {
+    if (this.acks === undefined) {
+      this.acks = [];
+      ackWaiting.push(this);
+      if (!ackScheduled) {
+        ackScheduled = true;
+        setImmediate(flushAllAcks);
+      }
+    }
+    this.acks.push(id);
+  }
+
+  /** Sends the ids collected this turn, at most MAX_ACK_IDS per frame (called by flushAllAcks). */
+  flushAcks(): void {
+    const ids = this.acks;
+    this.acks = undefined;
+    if (ids === undefined || this.closing || this.ws.readyState !== WebSocket.OPEN) return;
+    for (let i = 0; i < ids.length; i += MAX_ACK_IDS)
+      this.ws.send(`{"type":"ack","ids":${JSON.stringify(ids.slice(i, i + MAX_ACK_IDS))}}`);
   }
 
   send(m: OutgoingSend): void {

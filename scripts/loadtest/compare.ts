@@ -4,7 +4,7 @@ import type { Options } from './args.js';
 import { fmt } from './progress.js';
 import type { PushResult, pushSpecs } from './push.js';
 import { runPush } from './push.js';
-import { newReport, writeReport, type Report } from './report.js';
+import { newReport, writeReport, type Cell, type Report, type Table } from './report.js';
 
 export interface Metric {
   name: string;
@@ -13,6 +13,24 @@ export interface Metric {
   /** Which direction is better, so the ratio column reads "courier is N× better/worse". */
   better: 'higher' | 'lower';
   aim?: string;
+  /** Each run's value when courier/socketio are the median (or total) of several runs (`bench --runs`). */
+  runs?: { courier: (number | null)[]; socketio: (number | null)[]; as: 'median' | 'total' };
+}
+
+/** Median of the known values (the mean of the middle two for an even count); null when none is known. */
+export function median(values: (number | null)[]): number | null {
+  const v = values.filter((x): x is number => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = v.length >> 1;
+  return v.length % 2 === 1
+    ? (v[mid] as number)
+    : Math.round((((v[mid - 1] as number) + (v[mid] as number)) / 2) * 100) / 100;
+}
+
+/** Sum of the known values (losses and failures over all runs); null when none is known. */
+export function total(values: (number | null)[]): number | null {
+  const v = values.filter((x): x is number => x !== null);
+  return v.length === 0 ? null : v.reduce((a, b) => a + b, 0);
 }
 
 export function ratio(m: Metric): number | null {
@@ -49,6 +67,7 @@ export function comparisonReport(
       columns: ['metric', 'courier', 'Socket.IO', 'courier/Socket.IO', 'better when', 'aim'],
       rows: metrics.map((m) => [m.name, m.courier, m.socketio, ratio(m), m.better, m.aim ?? '']),
     },
+    ...individualRuns(metrics),
     {
       title: 'Runs',
       columns: ['run', 'JSON', 'HTML'],
@@ -58,6 +77,32 @@ export function comparisonReport(
   report.data = { metrics: metrics.map((m) => ({ ...m, ratio: ratio(m) })), runs };
   return report;
 }
+
+/** The table of every run's value behind each median, when there was more than one run. */
+function individualRuns(metrics: Metric[]): Table[] {
+  const n = Math.max(0, ...metrics.map((m) => m.runs?.courier.length ?? 0));
+  if (n < 2) return [];
+  const runColumns = Array.from({ length: n }, (_, i) => `run ${i + 1}`);
+  const rows: Cell[][] = [];
+  for (const m of metrics) {
+    if (!m.runs) continue;
+    // A system that has no value for a metric (Redis of the all-in-one, the peer with --no-socketio) is left out.
+    if (m.runs.courier.some((v) => v !== null))
+      rows.push(['courier', m.name, ...pad(m.runs.courier, n), m.courier, m.runs.as]);
+    if (m.runs.socketio.some((v) => v !== null))
+      rows.push(['Socket.IO', m.name, ...pad(m.runs.socketio, n), m.socketio, m.runs.as]);
+  }
+  return [
+    {
+      title: `Individual runs (${n} of each measurement; the table above shows their medians, losses and failures in total)`,
+      columns: ['system', 'metric', ...runColumns, 'reported', 'as'],
+      rows,
+    },
+  ];
+}
+
+const pad = (values: (number | null)[], n: number): Cell[] =>
+  Array.from({ length: n }, (_, i) => values[i] ?? null);
 
 export function pushMetrics(c: PushResult, s: PushResult): Metric[] {
   return [
@@ -84,6 +129,18 @@ export function pushMetrics(c: PushResult, s: PushResult): Metric[] {
       better: 'lower',
       aim: '≤ 0.5',
     },
+    {
+      name: 'server CPU per delivered message (µs)',
+      courier: c.cpuPerMessageUs,
+      socketio: s.cpuPerMessageUs,
+      better: 'lower',
+    },
+    {
+      name: 'server CPU (cores busy on average)',
+      courier: c.cpuCores,
+      socketio: s.cpuCores,
+      better: 'lower',
+    },
   ];
 }
 
@@ -96,7 +153,14 @@ export async function runPushCompare(o: Options<typeof pushSpecs>): Promise<void
   process.stderr.write('[compare] courier run\n');
   const courier = await runPush({ ...o, target: 'courier' });
   process.stderr.write('[compare] Socket.IO run\n');
-  const socketio = await runPush({ ...o, target: 'socketio', url: o.socketioUrl, workerPids: '', etcd: '' });
+  const socketio = await runPush({
+    ...o,
+    target: 'socketio',
+    url: o.socketioUrl,
+    workerPids: '',
+    serverPids: '',
+    etcd: '',
+  });
   const metrics = pushMetrics(courier, socketio);
   const report = comparisonReport(
     'compare',

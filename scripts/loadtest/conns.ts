@@ -100,7 +100,7 @@ export async function runConns(o: ConnsOptions): Promise<ConnsResult> {
       `open ${fmt(open())}/${fmt(o.count)}  ${fmt(opened.last())} opens/s  failed ${fmt(totalFailed())}  dropped ${fmt(sumCounts(closed))}`,
   );
 
-  const { pids, how } = await discoverPids(o, (t) => progress.note(t));
+  const { pids, how } = await discoverPids(o, (t) => progress.note(t), false);
   progress.note(
     `plan: ${fmt(o.count)} connections over ${procs} generator(s) × ${sources.length} source(s) (${sources.join(', ')}); worker pids [${pids.join(', ')}] via ${how}`,
   );

@@ -137,6 +137,8 @@ export interface CourierUnderTest extends Started {
   apiKey: string;
   redisUrl: string; // '' for the all-in-one (memory registry)
   etcd: string;
+  /** Every courier process (workers, business, dispatchers; the all-in-one): CPU per message. `pids` = workers. */
+  serverPids: number[];
 }
 
 /** `node dist/cmd/courier/main.js` (what `npm start` runs) on free ports with a throw-away SQLite file. */
@@ -177,6 +179,7 @@ export async function startAllInOne(): Promise<CourierUnderTest> {
     redisUrl: '',
     etcd: '',
     pids: [proc.child.pid ?? 0],
+    serverPids: [proc.child.pid ?? 0],
     stop: async () => {
       await stopChild(proc.child);
       rmSync(dir, { recursive: true, force: true });
@@ -203,6 +206,9 @@ export async function startCluster(workers: number): Promise<CourierUnderTest> {
     redisUrl: cluster.redis.url,
     etcd: cluster.etcd.endpoint,
     pids: cluster.nodesOf('worker').map((n) => n.proc.child.pid ?? 0),
+    serverPids: (['business', 'dispatcher', 'worker'] as const).flatMap((role) =>
+      cluster.nodesOf(role).map((n) => n.proc.child.pid ?? 0),
+    ),
     stop: () => cluster.stop(),
   };
 }

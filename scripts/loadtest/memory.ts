@@ -1,8 +1,10 @@
 // Server-side memory per connection: the RSS of the worker processes (from /proc, so it works for any
 // process on this machine without its cooperation) and Redis `used_memory`, each read before and after.
+// Also finds the server processes themselves (workers for RSS; every server process for CPU, see cpu.ts).
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Etcd3 } from 'etcd3';
 import { Redis } from 'ioredis';
+import { list } from './args.js';
 
 /** Resident set size in bytes, or null when the process is gone or unreadable. */
 export function rssBytes(pid: number): number | null {
@@ -32,6 +34,16 @@ function cmdline(pid: string): string {
   } catch {
     return '';
   }
+}
+
+/** A short name for a server process in reports: its role (`worker`, `business`, …), or its command line. */
+export function describePid(pid: number): string {
+  const line = cmdline(String(pid)).trim();
+  const role = /dist\/cmd\/(\w+)\/main\.js/.exec(line)?.[1];
+  if (role) return role === 'courier' ? 'courier all-in-one' : role;
+  if (SOCKETIO_CMDLINE.test(line))
+    return / --child\b/.test(line) ? 'Socket.IO peer' : 'Socket.IO peer (primary)';
+  return line.length > 60 ? `${line.slice(0, 57)}…` : line || '(gone)';
 }
 
 /** Pids whose command line matches, like `pgrep -f` but without needing procps installed. */
@@ -95,60 +107,115 @@ export function pidListeningOn(port: number): number | null {
   return null;
 }
 
-/** Worker pids from the etcd keys `<prefix>workers/<id>` → `{ws}`: each ws port is mapped to its pid. */
-export async function workerPidsFromEtcd(
+/** The local pid serving a node's URL (worker: its ws URL; business, dispatcher: their http URL). */
+function pidOfUrl(value: string, field: 'ws' | 'http'): number | null {
+  let url = '';
+  try {
+    const parsed = JSON.parse(value) as Record<string, unknown>;
+    url = typeof parsed[field] === 'string' ? parsed[field] : '';
+  } catch {
+    url = ''; // not a node record we understand; reported as unresolved by the caller
+  }
+  try {
+    return url ? pidListeningOn(Number(new URL(url).port || 80)) : null;
+  } catch {
+    return null; // not a URL
+  }
+}
+
+/**
+ * Pids of a cluster from its etcd keys: `<prefix>workers/<id>` → `{ws}` (the workers), and with `allRoles`
+ * also `<prefix>dispatchers/<id>` and `<prefix>business/<id>` → `{http}`; each URL's port is mapped to its pid.
+ */
+export async function pidsFromEtcd(
   hosts: string[],
   prefix = '/courier/',
-): Promise<{ pids: number[]; unresolved: string[] }> {
+  allRoles = false,
+): Promise<{ workers: number[]; all: number[]; unresolved: string[] }> {
   const client = new Etcd3({ hosts });
   try {
-    const values = await client.getAll().prefix(`${prefix}workers/`).strings();
-    const pids = new Set<number>();
+    const dirs: [string, 'ws' | 'http'][] = [['workers/', 'ws']];
+    if (allRoles) dirs.push(['dispatchers/', 'http'], ['business/', 'http']);
+    const workers = new Set<number>();
+    const all = new Set<number>();
     const unresolved: string[] = [];
-    for (const [key, value] of Object.entries(values)) {
-      let ws = '';
-      try {
-        const parsed = JSON.parse(value) as { ws?: unknown };
-        ws = typeof parsed.ws === 'string' ? parsed.ws : '';
-      } catch {
-        ws = ''; // not a worker record we understand; reported as unresolved below
+    for (const [dir, field] of dirs) {
+      const values = await client.getAll().prefix(`${prefix}${dir}`).strings();
+      for (const [key, value] of Object.entries(values)) {
+        const pid = pidOfUrl(value, field);
+        if (pid === null) unresolved.push(key);
+        else {
+          all.add(pid);
+          if (field === 'ws') workers.add(pid);
+        }
       }
-      const port = ws ? Number(new URL(ws).port || 80) : NaN;
-      const pid = Number.isFinite(port) ? pidListeningOn(port) : null;
-      if (pid === null) unresolved.push(key);
-      else pids.add(pid);
     }
-    return { pids: [...pids].sort((a, b) => a - b), unresolved };
+    return { workers: sorted(workers), all: sorted(all), unresolved };
   } finally {
     client.close();
   }
 }
 
-/** Server pids to measure: given, found through etcd, or found by command line (courier or the Socket.IO peer). */
+export interface ServerPids {
+  /** Worker processes (the all-in-one counts as one): RSS per connection. */
+  pids: number[];
+  how: string;
+  /** Every server process (workers, business, dispatchers; the peer's processes): CPU per message. */
+  cpuPids: number[];
+  cpuHow: string;
+}
+
+/**
+ * Server pids to measure: given, found through etcd, or found by command line (courier or the Socket.IO
+ * peer). RSS is read from the workers; CPU from every server process, business and dispatchers included.
+ * `--server-pids` names the CPU pids outright; with `--worker-pids` alone, CPU is read from those pids
+ * (right for the all-in-one; a cluster's business and dispatchers then come from --etcd or --server-pids).
+ */
 export async function discoverPids(
-  o: { workerPids: string; etcd: string; etcdPrefix: string; target: string },
+  o: { workerPids: string; serverPids?: string; etcd: string; etcdPrefix: string; target: string },
   note: (text: string) => void,
-): Promise<{ pids: number[]; how: string }> {
-  const items = (s: string) =>
-    s
-      .split(',')
-      .map((x) => x.trim())
-      .filter((x) => x !== '');
-  if (o.workerPids)
-    return {
-      pids: items(o.workerPids)
-        .map(Number)
-        .filter((n) => n > 0),
-      how: '--worker-pids',
-    };
-  if (o.etcd) {
-    const found = await workerPidsFromEtcd(items(o.etcd), o.etcdPrefix);
+  withCpu = true, // false: workers only (conns), no search for business and dispatchers
+): Promise<ServerPids> {
+  const numbers = (s: string) =>
+    list(s)
+      .map(Number)
+      .filter((n) => Number.isInteger(n) && n > 0);
+  const given = o.serverPids ? { cpuPids: numbers(o.serverPids), cpuHow: '--server-pids' } : undefined;
+  const fromEtcd = async () => {
+    const found = await pidsFromEtcd(list(o.etcd), o.etcdPrefix, withCpu && given === undefined);
     if (found.unresolved.length) note(`no local pid for etcd keys: ${found.unresolved.join(', ')}`);
-    return { pids: found.pids, how: `etcd ${o.etcd}` };
+    return found;
+  };
+  if (o.workerPids) {
+    const pids = numbers(o.workerPids);
+    if (given) return { pids, how: '--worker-pids', ...given };
+    if (!o.etcd || !withCpu) return { pids, how: '--worker-pids', cpuPids: pids, cpuHow: '--worker-pids' };
+    const found = await fromEtcd();
+    return { pids, how: '--worker-pids', cpuPids: union(pids, found.all), cpuHow: `etcd ${o.etcd}` };
+  }
+  if (o.etcd) {
+    const found = await fromEtcd();
+    const how = `etcd ${o.etcd}`;
+    return { pids: found.workers, how, ...(given ?? { cpuPids: found.all, cpuHow: how }) };
   }
   const pattern = o.target === 'socketio' ? SOCKETIO_CMDLINE : WORKER_CMDLINE;
-  return { pids: findPids(pattern), how: `command line /${pattern.source}/` };
+  const cpuPattern = o.target === 'socketio' ? SOCKETIO_CMDLINE : SERVER_CMDLINE;
+  const pids = findPids(pattern);
+  return {
+    pids,
+    how: `command line /${pattern.source}/`,
+    ...(given ??
+      (withCpu
+        ? { cpuPids: findPids(cpuPattern), cpuHow: `command line /${cpuPattern.source}/` }
+        : { cpuPids: pids, cpuHow: `command line /${pattern.source}/` })),
+  };
 }
+
+const sorted = (pids: Iterable<number>) => [...pids].sort((a, b) => a - b);
+const union = (a: number[], b: number[]) => sorted(new Set([...a, ...b]));
+
+/** Every courier server process by command line: the all-in-one, workers, business and dispatchers. */
+export const SERVER_CMDLINE = /dist\/cmd\/(worker|courier|business|dispatcher)\/main\.js/;
 
 export const SOCKETIO_CMDLINE = /peers\/socketio-server\.js/;
 

@@ -10,10 +10,11 @@ import {
   sumCounts,
   targetSpecs,
 } from './common.js';
+import { CpuRecorder, clockTicks, cpuSecondsBetween, round2 } from './cpu.js';
 import { Fleet } from './fleet.js';
 import { Histogram, percentileSeries, toMs, type LatencySummary } from './histogram.js';
 import { addCount, type ChildMessage, type PushFinal } from './ipc.js';
-import { discoverPids, perConnection, sampleMemory } from './memory.js';
+import { describePid, discoverPids, perConnection, sampleMemory } from './memory.js';
 import { autoProcs, autoSources, splitPlan } from './plan.js';
 import { Progress, fmt } from './progress.js';
 import { checkLosses, type LossCheck } from './losses.js';
@@ -24,7 +25,8 @@ export const pushSummary =
   'Sends messages open-loop at --rate messages/s for --duration seconds (each stamped with its intended send\n' +
   'time: a stalled server shows up as latency, not as a lower offered rate) through POST /v1/messages (http),\n' +
   'POST /v1/messages/batch (batch) or WebSocket send frames (ws), to --receivers users connected through the\n' +
-  'gateway, who ACK every message. Reports delivered/s, latency from intended send to receipt, and losses.';
+  'gateway, who ACK every message. Reports delivered/s, latency from intended send to receipt, losses, and the\n' +
+  'CPU time the server processes spent per delivered message (from /proc/<pid>/stat).';
 
 export const pushSpecs = {
   mode: {
@@ -69,6 +71,13 @@ export const pushSpecs = {
   },
   socketioUrl: { kind: 'str', help: 'base URL of the Socket.IO reference peer, for --compare' },
   ...memorySpecs,
+  serverPids: {
+    kind: 'str',
+    help:
+      'comma-separated pids of every server process to read CPU time from (default: --worker-pids when given,\n' +
+      'plus business and dispatchers from --etcd; else found by command line: dist/cmd/{courier,worker,\n' +
+      'business,dispatcher}/main.js, or the Socket.IO peer)',
+  },
   ...targetSpecs,
 } satisfies Specs;
 
@@ -85,6 +94,10 @@ export interface PushResult {
   accepted: number;
   failed: number;
   rssPerConn: number | null;
+  /** Server CPU time per message delivered in the timed sending window (after --warmup), µs. */
+  cpuPerMessageUs: number | null;
+  /** Server CPU seconds in that window ÷ its length: cores kept busy on average. */
+  cpuCores: number | null;
 }
 
 export async function runPush(o: PushOptions): Promise<PushResult> {
@@ -158,11 +171,19 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     return `sent ${fmt(sent.last())}/s  accepted ${fmt(totalOf(accepted))}  delivered ${fmt(delivered.last())}/s  p99 ${p99.toFixed(1)} ms  in flight ${fmt(queued)}  failed ${fmt(sumCounts(failed))}`;
   });
 
-  const { pids } = await discoverPids(o, (t) => progress.note(t));
+  const { pids, how, cpuPids, cpuHow } = await discoverPids(o, (t) => progress.note(t));
+  progress.note(
+    `server pids: RSS [${pids.join(', ')}] via ${how}; CPU [${cpuPids.join(', ')}] via ${cpuHow}`,
+  );
   const before = await sampleMemory(pids, o.redisUrl, (t) => progress.note(t));
   const fleet = new Fleet(procs, onMessage);
   let after = before;
   let startMs = 0;
+  let cpu: CpuRecorder | undefined;
+  // CPU per message is read over the timed sending window (seconds cpuFrom … cpuTo since the start, the
+  // warm-up left out like in the latency summary) and divided by the deliveries counted in the same seconds.
+  const cpuTo = Math.max(1, Math.ceil(o.duration));
+  const cpuFrom = Math.ceil(o.warmup) < cpuTo ? Math.max(0, Math.ceil(o.warmup)) : 0;
   try {
     const prepared = fleet.expectAll('prepared');
     const settled = fleet.expectAll('settled');
@@ -197,15 +218,19 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     await fleet.race(prepared, (connectSeconds + o.connectTimeout + 120) * 1000, 'connecting receivers');
     after = await sampleMemory(pids, o.redisUrl, (t) => progress.note(t));
     startMs = realClock.now() + 500;
+    cpu = new CpuRecorder(cpuPids, startMs, realClock.now);
+    cpu.start();
     fleet.broadcast({ type: 'go', startMs });
     progress.start();
     await fleet.race(settled, (o.duration + 120) * 1000, 'sending');
     // Drain: wait until every accepted message reached every device, or the drain period ends.
     const drainEnd = Date.now() + o.drain * 1000;
     while (Date.now() < drainEnd && totalOf(delivered) < totalOf(accepted) * o.devices) await sleep(100);
+    await cpu.reached(cpuTo); // only waits when everything arrived before the end of the last whole second
     fleet.broadcast({ type: 'collect' });
     await fleet.race(collected, 120_000, 'collecting results');
   } finally {
+    cpu?.stop();
     progress.stop();
     await fleet.close();
   }
@@ -220,6 +245,20 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
   const rssPerConn =
     connections >= 1000 ? perConnection(before.workerRssBytes, after.workerRssBytes, connections) : null;
   const maxLag = Math.max(0, ...finals.map((f) => f.maxLagMs));
+  const cpuA = cpu?.sample(cpuFrom);
+  const cpuB = cpu?.sample(cpuTo);
+  const cpuWindow = cpuA && cpuB ? cpuSecondsBetween(cpuA, cpuB, cpuPids) : undefined;
+  const cpuWall = cpuA && cpuB ? (cpuB.atMs - cpuA.atMs) / 1000 : 0;
+  const deliveredInWindow = delivered
+    .points()
+    .filter(([sec]) => sec >= cpuFrom && sec < cpuTo)
+    .reduce((a, [, v]) => a + v, 0);
+  const cpuUsable = cpuWindow !== undefined && cpuPids.length > cpuWindow.missing.length;
+  const cpuPerMessageUs =
+    cpuUsable && deliveredInWindow > 0
+      ? Math.round((cpuWindow.seconds * 1e7) / deliveredInWindow) / 10
+      : null;
+  const cpuCores = cpuUsable && cpuWall > 0 ? round2(cpuWindow.seconds / cpuWall) : null;
   report.summary = {
     target: `${o.target} ${o.url}`,
     mode: o.mode,
@@ -241,11 +280,21 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     duplicates,
     'unexpected frames': unexpected + loss.unexpected,
     'server RSS per receiver connection (bytes)': rssPerConn,
+    'server CPU per delivered message (µs)': cpuPerMessageUs,
+    'server CPU (cores busy on average)': cpuCores,
     'generator max lag (ms)': Math.round(maxLag),
   };
   if (loss.lost > 0)
     report.warnings.push(
       `${fmt(loss.lost)} accepted messages were lost (sample keys: ${loss.sample.join(', ')})`,
+    );
+  if (cpuPids.length === 0)
+    report.warnings.push(
+      'no server pid found: pass --server-pids (or --worker-pids / --etcd) for server CPU per message',
+    );
+  else if (cpuWindow && cpuWindow.missing.length > 0)
+    report.warnings.push(
+      `server CPU leaves out pids that were gone at the start or the end of the window: ${cpuWindow.missing.join(', ')}`,
     );
   if (duplicates > 0) report.warnings.push(`${fmt(duplicates)} duplicate deliveries`);
   if (maxLag > 100)
@@ -259,6 +308,14 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
   report.tables.push(
     { title: 'Failures by reason', columns: ['reason', 'count'], rows: sortedCounts(failed) },
     { title: 'Connection losses', columns: ['reason', 'count'], rows: sortedCounts(dropped) },
+    {
+      title: `Server CPU in seconds ${cpuFrom} … ${cpuTo} of sending (${fmt(deliveredInWindow)} messages delivered in them)`,
+      columns: ['pid', 'process', 'CPU (s)', 'cores busy'],
+      rows: cpuPids.map((pid, i) => {
+        const s = cpuWindow?.perPid[i] ?? null;
+        return [pid, describePid(pid), s, s !== null && cpuWall > 0 ? round2(s / cpuWall) : null];
+      }),
+    },
   );
   report.charts.push(
     {
@@ -283,6 +340,12 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
         ['max', 1],
       ]),
     },
+    {
+      title: 'Server CPU (all server processes)',
+      xLabel: 'seconds since start',
+      yLabel: 'cores busy',
+      series: [{ name: 'cores busy', points: cpu?.coresPerSecond() ?? [] }],
+    },
   );
   report.data = {
     failed,
@@ -291,6 +354,23 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     latencyMs: lat,
     perSecond: { sent: sent.points(), accepted: accepted.points(), delivered: delivered.points() },
     latencyHistogram: latency.toData(),
+    cpu: {
+      pids: cpuPids.map((pid, i) => ({
+        pid,
+        process: describePid(pid),
+        seconds: cpuWindow?.perPid[i] ?? null,
+      })),
+      found: cpuHow,
+      clockTicksPerSecond: clockTicks(),
+      windowSeconds: [cpuFrom, cpuTo],
+      windowWallSeconds: round2(cpuWall),
+      cpuSeconds: cpuWindow ? round2(cpuWindow.seconds) : null,
+      deliveredInWindow,
+      perMessageUs: cpuPerMessageUs,
+      coresBusy: cpuCores,
+      coresPerSecond: cpu?.coresPerSecond() ?? [],
+      samples: cpu?.samples ?? [],
+    },
   };
   const files = writeReport(report, o.out);
   return {
@@ -303,6 +383,8 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     accepted: loss.accepted,
     failed: sumCounts(failed),
     rssPerConn,
+    cpuPerMessageUs,
+    cpuCores,
   };
 }
 

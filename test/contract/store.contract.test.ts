@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { InsertQueryNode, ValuesNode, type Kysely, type KyselyPlugin } from 'kysely';
+import type { Kysely, KyselyConfig } from 'kysely';
 import { configSchema, type Config } from '../../internal/config/schema.js';
 import { CourierError } from '../../internal/errors.js';
 import { silentLogger } from '../../internal/log/logger.js';
@@ -23,7 +23,7 @@ interface Backend {
   dialect: StoreDialect;
   config(name: string): Promise<Config['store']>;
   /** A raw connection to database `name`, for stores built by hand (replica, statement counting). */
-  open(name: string): Promise<Kysely<Database>>;
+  open(name: string, log?: KyselyConfig['log']): Promise<Kysely<Database>>;
   stop(): Promise<void>;
 }
 
@@ -33,7 +33,7 @@ async function sqliteBackend(): Promise<Backend> {
   return {
     dialect: sqliteDialect,
     config: async (name) => configSchema.parse({ store: { sqlite: { path: path(name) } } }).store,
-    open: async (name) => openSqlite(path(name)),
+    open: async (name, log) => openSqlite(path(name), log),
     stop: async () => dir.remove(),
   };
 }
@@ -46,7 +46,7 @@ async function mysqlBackend(): Promise<Backend> {
       const mysql = { url: await server.createDatabase(name), poolSize: 4 };
       return configSchema.parse({ store: { driver: 'mysql', mysql } }).store;
     },
-    open: async (name) => openMysql(await server.createDatabase(name), 4, 'test'),
+    open: async (name, log) => openMysql(await server.createDatabase(name), 4, 'test', log),
     stop: () => server.stop(),
   };
 }
@@ -163,18 +163,19 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>, multiN
       assert.equal(await store.lastSeq(uniqueId('none')), 0);
     });
 
-    /** A store on a fresh database that reports the row count of every INSERT into messages. */
-    const watchedStore = async (groupCommitMaxRows: number, onInsert: (rows: number) => void) => {
-      const counter: KyselyPlugin = {
-        transformQuery: ({ node }) => {
-          if (InsertQueryNode.is(node) && node.into?.table.identifier.name === 'messages') {
-            onInsert(node.values && ValuesNode.is(node.values) ? node.values.values.length : 0);
-          }
-          return node;
-        },
-        transformResult: async ({ result }) => result,
-      };
-      const db = (await backend.open(uniqueId('db'))).withPlugin(counter);
+    /** A store on a fresh database that reports the row count of every INSERT into `table`. */
+    const watchedStore = async (
+      groupCommitMaxRows: number,
+      onInsert: (rows: number) => void,
+      table = 'messages',
+    ) => {
+      // From the query log, which sees every statement the way it reaches the database, whether kysely
+      // built it or the store wrote it as SQL text.
+      const into = new RegExp(`^insert into [\`"]?${table}[\`"]? \\(([^)]*)\\)`);
+      const db = await backend.open(uniqueId('db'), (event) => {
+        const columns = into.exec(event.query.sql)?.[1]?.split(',').length;
+        if (columns) onInsert(event.query.parameters.length / columns);
+      });
       const s = handBuilt(db, undefined, groupCommitMaxRows);
       await s.migrate();
       await s.ensureConversation({ id: 'c', kind: 'direct', members: ['alice', 'bob'] });
@@ -193,6 +194,31 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>, multiN
       assert.ok(batches.length <= 10, `expected a few batches, got ${batches.length}`);
       assert.equal(await s.lastSeq('c'), 200);
       assert.equal((await s.getConversation('c'))?.lastSeq, 200, 'last_seq moved to the max');
+    });
+
+    it('group commit: 300 concurrent new conversations share a few transactions', async () => {
+      const batches: number[] = [];
+      const s = await watchedStore(500, (rows) => batches.push(rows), 'conversations');
+      batches.length = 0; // the watched store's own first conversation
+      const ids = Array.from({ length: 300 }, (_, i) => uniqueId(`burst${i}-`));
+      const results = await Promise.all([
+        ...ids.map((id, i) => s.ensureConversation({ id, kind: 'direct', members: [`u${i}`, 'shop'] })),
+        s.ensureConversation({ id: ids[7]!, kind: 'direct', members: ['other', 'shop'] }), // a racing repeat
+      ]);
+      assert.equal(
+        batches.reduce((a, b) => a + b, 0),
+        300,
+        `rows per insert: ${batches.join(',')}`,
+      );
+      assert.ok(batches.length <= 5, `expected a few transactions, got ${batches.length}`);
+      ids.forEach((id, i) => {
+        assert.equal(results[i]?.id, id);
+        assert.deepEqual(results[i]?.members, [`u${i}`, 'shop']);
+      });
+      assert.deepEqual(results[300], results[7], 'the repeat gets the stored row, not its own members');
+      assert.equal((await s.listConversations('u42', 10, null)).items[0]?.conversation.id, ids[42]);
+      assert.equal((await s.listConversations('shop', 500, null)).items.length, 300);
+      assert.equal((await s.listConversations('other', 10, null)).items.length, 0);
     });
 
     it('group commit: appends made while a flush runs form the next batch', async () => {

@@ -1,5 +1,6 @@
-// The whole path on the embedded defaults: HTTP/WebSocket in → business → dispatcher (HTTP) → worker (gRPC
-// stream) → WebSocket out, with ACKs, resends, sync and idempotency, against a real all-in-one.
+// The whole path on the embedded defaults: HTTP/WebSocket in → business → dispatcher → worker → WebSocket out
+// (in-process calls between the roles, see all-in-one-in-process.test.ts), with ACKs, resends, sync and
+// idempotency, against a real all-in-one. processes.test.ts runs the same path over the real HTTP/gRPC hops.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Message } from '../../internal/protocol/message.js';

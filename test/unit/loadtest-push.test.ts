@@ -1,5 +1,6 @@
 // One small real run of `push` (forked generators, gateway, tokens, HTTP sends, ACKing receivers) against an
-// in-process courier: everything accepted must arrive, once, and the report files must exist.
+// in-process courier: everything accepted must arrive, once, the server CPU per message must be measured, and
+// the report files must exist.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
@@ -37,9 +38,15 @@ describe('loadtest push against a TestCourier', () => {
       assert.equal(result.report.summary['delivered (unique, all devices)'], 200);
       assert.equal(result.latencyMs.count, 200);
       assert.ok(result.latencyMs.p50 > 0 && result.latencyMs.max < 10_000, JSON.stringify(result.latencyMs));
+      // The in-process courier is this test process: its CPU over the 2 s of sending, per delivered message.
+      const cpuUs = result.report.summary['server CPU per delivered message (µs)'];
+      assert.ok(typeof cpuUs === 'number' && cpuUs > 0, `CPU per message ${cpuUs}`);
+      assert.equal(result.cpuPerMessageUs, cpuUs);
+      assert.ok(result.cpuCores !== null && result.cpuCores > 0, `cores busy ${result.cpuCores}`);
       assert.ok(existsSync(result.files.json) && existsSync(result.files.html));
       const html = readFileSync(result.files.html, 'utf8');
       assert.match(html, /<svg/);
+      assert.match(html, /server CPU per delivered message/);
       assert.doesNotMatch(
         html,
         /<script|https?:\/\/(?!127\.0\.0\.1|www\.w3\.org)/,

@@ -1,0 +1,136 @@
+// Server CPU time, read from /proc/<pid>/stat (utime + stime of all the process's threads, in clock ticks), so
+// it works for any server process on this machine without its cooperation. `push` samples it once a second,
+// aligned with the seconds in which deliveries are counted, and divides the CPU of the timed sending window
+// by the messages delivered in the same window.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+let ticksPerSecond: number | undefined;
+
+/** Clock ticks per second of /proc times (`getconf CLK_TCK`), read once; 100 when getconf is missing. */
+export function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    let n = Number.NaN;
+    try {
+      n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5000 }).trim());
+    } catch {
+      n = Number.NaN; // no getconf: 100 is what Linux uses on every common architecture
+    }
+    ticksPerSecond = Number.isInteger(n) && n > 0 ? n : 100;
+  }
+  return ticksPerSecond;
+}
+
+/** utime + stime (fields 14 and 15 of /proc/<pid>/stat) in clock ticks, or null when the process is gone. */
+export function cpuTicks(pid: number): number | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null; // exited (or another user's process): the caller reports it as missing
+  }
+  // Field 2, the command name, is in parentheses and may hold spaces or parentheses itself: count the fields
+  // from the last ')'. What follows starts with field 3 (state), so field n is at index n - 3.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(rest[14 - 3]);
+  const stime = Number(rest[15 - 3]);
+  return Number.isFinite(utime) && Number.isFinite(stime) ? utime + stime : null;
+}
+
+export interface CpuSample {
+  /** Second since the run's start this reading belongs to (taken at start + sec × 1000, or just after). */
+  sec: number;
+  /** When it was really taken, epoch ms. */
+  atMs: number;
+  /** Ticks per pid, in the order of `CpuRecorder.pids`; null = process gone. */
+  ticks: (number | null)[];
+}
+
+/** CPU seconds between two readings, over the pids present in both; the pids missing from either are listed. */
+export function cpuSecondsBetween(
+  from: CpuSample,
+  to: CpuSample,
+  pids: number[],
+): { seconds: number; perPid: (number | null)[]; missing: number[] } {
+  const hz = clockTicks();
+  let ticks = 0;
+  const missing: number[] = [];
+  const perPid = pids.map((pid, i) => {
+    const a = from.ticks[i];
+    const b = to.ticks[i];
+    if (a === null || a === undefined || b === null || b === undefined) {
+      missing.push(pid);
+      return null;
+    }
+    ticks += b - a;
+    return (b - a) / hz;
+  });
+  return { seconds: ticks / hz, perPid, missing };
+}
+
+/**
+ * Reads the CPU time of `pids` at start + k seconds for k = 0, 1, 2, … until stopped. A late timer (a busy
+ * parent) still takes its reading, just later; its real time is kept, so cores-busy figures stay exact.
+ */
+export class CpuRecorder {
+  readonly samples: CpuSample[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private waiters: { sec: number; resolve: () => void }[] = [];
+
+  constructor(
+    readonly pids: number[],
+    private readonly startMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  start(): void {
+    clockTicks(); // getconf runs now, not in the middle of the first reading
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const sec = this.samples.length;
+    this.timer = setTimeout(
+      () => {
+        this.samples.push({ sec, atMs: this.now(), ticks: this.pids.map(cpuTicks) });
+        for (const w of this.waiters.filter((x) => x.sec <= sec)) w.resolve();
+        this.waiters = this.waiters.filter((x) => x.sec > sec);
+        this.schedule();
+      },
+      Math.max(0, this.startMs + sec * 1000 - this.now()),
+    );
+  }
+
+  /** Resolves once the reading of second `sec` was taken. */
+  reached(sec: number): Promise<void> {
+    if (this.samples.length > sec || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ sec, resolve }));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    for (const w of this.waiters) w.resolve();
+    this.waiters = [];
+  }
+
+  sample(sec: number): CpuSample | undefined {
+    return this.samples[sec];
+  }
+
+  /** Cores busy in each second [k, k + 1): CPU seconds over that second's real length. */
+  coresPerSecond(): [number, number][] {
+    const out: [number, number][] = [];
+    for (let k = 0; k + 1 < this.samples.length; k++) {
+      const a = this.samples[k] as CpuSample;
+      const b = this.samples[k + 1] as CpuSample;
+      const wall = (b.atMs - a.atMs) / 1000;
+      if (wall > 0) out.push([k, round2(cpuSecondsBetween(a, b, this.pids).seconds / wall)]);
+    }
+    return out;
+  }
+}
+
+export const round2 = (n: number) => Math.round(n * 100) / 100;
