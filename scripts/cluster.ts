@@ -28,6 +28,31 @@ const BINARIES: [binary: string, debian: string, brew: string][] = [
 
 const say = (text = '') => process.stdout.write(`${text}\n`);
 
+const USAGE = `usage: npm run cluster -- [--workers N] [--business N] [--dispatchers N] [--host ADDRESS]
+
+Starts redis-server, etcd and mariadbd on free ports, then the courier nodes (default 2 business,
+2 dispatcher, 3 worker processes), and runs until Ctrl-C. Every COURIER_* variable in the environment
+reaches every node (e.g. COURIER_WORKER_HEARTBEAT_SECONDS=240 for a long hold).
+
+  --workers N      worker processes (one process holds at most 20,000 sockets here)
+  --business N     business processes
+  --dispatchers N  dispatcher processes
+  --host ADDRESS   listen address of business and workers (0.0.0.0 for loadtest conns --spread)
+  --help           this text`;
+
+const FLAGS = new Set(['--workers', '--business', '--dispatchers', '--host']);
+const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  say(USAGE);
+  process.exit(0);
+}
+for (let i = 0; i < args.length; i += 2) {
+  if (!FLAGS.has(args[i] ?? '')) {
+    say(`unknown option "${args[i]}"\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
 /** `--workers N` style counts from the command line; a bad value stops with the flag named. */
 function count(flag: string, fallback: number): number {
   const i = process.argv.indexOf(flag);

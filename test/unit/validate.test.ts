@@ -36,6 +36,7 @@ describe('message validation', () => {
       ],
       ['order', { orderId: 'o1', status: 'paid', amount: '259.00', currency: 'EUR' }],
       ['custom', { kind: 'coupon', code: 'X1' }],
+      ['custom', 'a plain string'],
     ];
     for (const [type, content] of ok)
       assert.deepEqual(validateContent(type, content as never, 16_384), content);
@@ -68,6 +69,9 @@ describe('message validation', () => {
       fieldOf(() => validateContent('text', { a: 1 }, 16_384)),
       'content',
     );
+    for (const wrong of [[1, 2], 42, null, true]) {
+      assert.throws(() => validateContent('custom', wrong as never, 16_384), /content: has the wrong type/);
+    }
     assert.equal(
       fieldOf(() => parseOrThrow(sendRequestSchema, { to: 'b', type: 'text', content: 'x', extra: 1 })),
       'extra',
