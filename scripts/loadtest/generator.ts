@@ -34,6 +34,12 @@ function fatal(err: unknown): void {
   exitSoon(1);
 }
 
+// A send racing the parent's exit fails with EPIPE as an 'error' event on the process; the disconnect
+// handler below ends the job, so the error itself needs no more than this (unhandled, it crashed generators).
+process.on('error', (err) => {
+  if ((err as NodeJS.ErrnoException).code !== 'EPIPE') process.stderr.write(`generator: ${String(err)}\n`);
+});
+
 process.on('disconnect', () => {
   resolvers.close();
   setTimeout(() => process.exit(0), 5000).unref();
