@@ -14,14 +14,7 @@ import {
 import type { CustomerService } from './customer-service.js';
 import { Lru } from './lru.js';
 import type { SendPolicy } from './send-policy.js';
-import {
-  parseOrThrow,
-  sendRequestSchema,
-  targetOf,
-  validateContent,
-  type SendRequest,
-  type Target,
-} from './validate.js';
+import { parseSendRequest, targetOf, validateContent, type SendRequest, type Target } from './validate.js';
 
 /** Who is calling: a server API key (may act for any uid) or a user token (acts only as itself). */
 export type Actor = { kind: 'service' } | { kind: 'user'; uid: string; role: Role };
@@ -99,7 +92,7 @@ export class MessageService {
    * `requestId` (of the HTTP request that carried it) travels with the message to the dispatcher and worker.
    */
   async send(actor: Actor, input: unknown, origin?: string, requestId?: string): Promise<Sent> {
-    const req = parseOrThrow(sendRequestSchema, input);
+    const req = parseSendRequest(input);
     const from = this.senderOf(actor, req);
     const target = targetOf(req);
     const content = validateContent(req.type, req.content, this.options.maxMessageBytes);

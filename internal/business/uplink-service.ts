@@ -6,7 +6,7 @@ import type { HistoryPage } from '../store/store.js';
 import type { Uplink, UplinkSend, UplinkSendResult } from '../worker/uplink.js';
 import type { MessageService } from './message-service.js';
 import type { ReadService } from './read-service.js';
-import { outgoingMessageSchema, parseOrThrow } from './validate.js';
+import { parseOutgoingMessage } from './validate.js';
 
 // What business does for a worker's clients. Workers in other processes reach it through the routes of
 // uplink-api.ts; the all-in-one's worker calls it directly. Either way the same rules, errors and results
@@ -35,7 +35,7 @@ export class UplinkService implements Uplink {
   async send(req: UplinkSendInput, requestId: string = randomUUID()): Promise<UplinkSendResult> {
     try {
       const send = () => {
-        const message = parseOrThrow(outgoingMessageSchema, req.message, ['message']);
+        const message = parseOutgoingMessage(req.message);
         const actor = { kind: 'user', uid: req.from, role: roleOf(req.conn) } as const;
         const input = { ...message, clientMsgId: req.clientMsgId };
         return this.messages.send(actor, input, req.conn, requestId);

@@ -82,6 +82,60 @@ export const sendRequestSchema = z
   })
   .strict();
 
+// The fast path of the two schemas above, for the input nearly every message is: a plain object whose
+// fields are all valid. zod allocates a parse context, a status and a copy per field (about a seventh of the
+// send path's garbage in a heap profile); this checks the same rules with none of that and hands anything
+// it does not accept to zod, so every error (field path and message) is still zod's.
+type FieldCheck = (value: unknown) => boolean;
+const isUid: FieldCheck = (v) => typeof v === 'string' && UID_PATTERN.test(v);
+const lengthIn =
+  (min: number, max: number): FieldCheck =>
+  (v) =>
+    typeof v === 'string' && v.length >= min && v.length <= max;
+const TYPES: ReadonlySet<unknown> = new Set(MESSAGE_TYPES);
+const TARGET_CHECKS: Record<string, FieldCheck> = {
+  to: isUid,
+  merchant: isUid,
+  conversation: lengthIn(1, 191),
+  type: (v) => TYPES.has(v),
+  content: (v) => v !== undefined,
+};
+const SEND_CHECKS: Record<string, FieldCheck> = {
+  ...TARGET_CHECKS,
+  from: isUid,
+  clientMsgId: lengthIn(1, 128),
+};
+
+function quickParse<T>(checks: Record<string, FieldCheck>, value: unknown): T | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const input = value as Record<string, unknown>;
+  if (input.type === undefined || input.content === undefined) return undefined; // required: zod says so
+  const out: Record<string, unknown> = {};
+  for (const key in input) {
+    if (!Object.prototype.hasOwnProperty.call(input, key)) continue;
+    const check = checks[key];
+    const field = input[key];
+    if (!check || !Object.prototype.hasOwnProperty.call(checks, key)) return undefined; // unknown key
+    if (field === undefined) continue;
+    if (!check(field)) return undefined;
+    out[key] = field;
+  }
+  return out as T;
+}
+
+/** The body of one message (POST /v1/messages, a batch element), validated; throws naming the field. */
+export function parseSendRequest(value: unknown): SendRequest {
+  return quickParse<SendRequest>(SEND_CHECKS, value) ?? parseOrThrow(sendRequestSchema, value);
+}
+
+/** The `message` of a WebSocket `send` frame, validated; errors are prefixed with `message`. */
+export function parseOutgoingMessage(value: unknown): z.infer<typeof outgoingMessageSchema> {
+  return (
+    quickParse<z.infer<typeof outgoingMessageSchema>>(TARGET_CHECKS, value) ??
+    parseOrThrow(outgoingMessageSchema, value, ['message'])
+  );
+}
+
 /** The `message` of a WebSocket `send` frame: the same fields without `from` and `clientMsgId`. */
 export const outgoingMessageSchema = z
   .object({ ...target, type: z.enum(MESSAGE_TYPES), content: json })

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  outgoingMessageSchema,
   parseOrThrow,
+  parseOutgoingMessage,
+  parseSendRequest,
   sendRequestSchema,
   targetOf,
   validateContent,
@@ -142,5 +145,59 @@ describe('batch sending', () => {
       ['1', 'boom', '3'],
       'same-target messages are sent one after another, in order',
     );
+  });
+});
+
+describe('parseSendRequest and parseOutgoingMessage (the fast path)', () => {
+  const long = (n: number) => 'x'.repeat(n);
+  const inputs: unknown[] = [
+    { to: 'bob', type: 'text', content: 'hi' },
+    { from: 'ann', to: 'bob', type: 'custom', content: { k: 1 }, clientMsgId: 'c-1' },
+    { merchant: 'shop', type: 'product', content: { productId: 'p' } },
+    { conversation: long(191), type: 'order', content: {} },
+    { conversation: long(192), type: 'order', content: {} },
+    { conversation: '', type: 'text', content: 'x' },
+    { to: 'bad uid!', type: 'text', content: 'x' },
+    { to: long(65), type: 'text', content: 'x' },
+    { to: 'bob', type: 'video', content: 'x' },
+    { to: 'bob', type: 'text' },
+    { to: 'bob', content: 'x' },
+    { to: 'bob', type: 'text', content: 'x', extra: 1 },
+    { to: 'bob', type: 'text', content: 'x', constructor: 1 },
+    { to: 'bob', type: 'text', content: 'x', clientMsgId: '' },
+    { to: 'bob', type: 'text', content: 'x', clientMsgId: long(129) },
+    { to: 'bob', type: 'text', content: 'x', clientMsgId: 7 },
+    { to: 7, type: 'text', content: 'x' },
+    { from: null, to: 'bob', type: 'text', content: 'x' },
+    { to: 'bob', type: 'text', content: null },
+    [],
+    null,
+    'text',
+  ];
+  const outcome = (fn: () => unknown) => {
+    try {
+      return { ok: fn() };
+    } catch (err) {
+      return { error: err instanceof CourierError ? [err.message, err.field] : String(err) };
+    }
+  };
+
+  it('accepts and refuses exactly what the zod schemas do, with the same errors', () => {
+    for (const input of inputs) {
+      assert.deepEqual(
+        outcome(() => parseSendRequest(input)),
+        outcome(() => parseOrThrow(sendRequestSchema, input)),
+        JSON.stringify(input),
+      );
+      const message =
+        input && typeof input === 'object' && !Array.isArray(input)
+          ? Object.fromEntries(Object.entries(input).filter(([k]) => k !== 'from' && k !== 'clientMsgId'))
+          : input;
+      assert.deepEqual(
+        outcome(() => parseOutgoingMessage(message)),
+        outcome(() => parseOrThrow(outgoingMessageSchema, message, ['message'])),
+        JSON.stringify(message),
+      );
+    }
   });
 });
