@@ -202,6 +202,9 @@ export const configSchema = z
         handshakeTimeoutMs: z.number().int().positive().default(10_000), // unfinished upgrades are dropped
         maxFramesPerSecond: z.number().min(0).default(100), // client frames per connection (0 = no cap)
         frameBurst: z.number().int().positive().default(200), // client frames allowed at once
+        // Connections held (plus handshakes in progress) before upgrades get 503; 0 = the soft open-files
+        // limit (ulimit -n) minus 256 for the worker's own files, or no cap where it cannot be read.
+        maxConnections: z.number().int().min(0).default(0),
       })
       .strict()
       .default({}),

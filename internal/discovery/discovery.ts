@@ -12,6 +12,12 @@ export interface WorkerNode {
   /** Public WebSocket URL clients connect to, e.g. ws://127.0.0.1:8090/ws. */
   ws: string;
   conns: number;
+  /**
+   * Connections the worker accepts at most (worker.maxConnections). Known only in-process (static discovery,
+   * the all-in-one): DESIGN §5 fixes the etcd value, so in a cluster the gateway does not see caps and a full
+   * worker answers the upgrade with 503, after which the client asks the gateway again.
+   */
+  maxConns?: number;
   startedAt: number;
 }
 

@@ -4,7 +4,9 @@ type Listener = (nodes: NodeInfo[]) => void;
 
 /**
  * Discovery without a backend: nodes given in config plus nodes registered in this process (the all-in-one
- * shares one instance between its roles). Registration ends only by revoke or process exit.
+ * shares one instance between its roles). Registration ends only by revoke or process exit. Nodes are kept
+ * as copies, like etcd keeps their JSON: a worker that changes its own object before calling update() must
+ * not change what watchers saw before (they compare counts to notice a new one).
  */
 export class StaticDiscovery implements Discovery {
   private readonly nodes = new Map<string, NodeInfo>(); // key: role/id
@@ -16,13 +18,13 @@ export class StaticDiscovery implements Discovery {
 
   async register(node: NodeInfo): Promise<Registration> {
     const key = `${node.role}/${node.id}`;
-    this.nodes.set(key, node);
+    this.nodes.set(key, { ...node });
     this.emit(node.role);
     let revoked = false;
     return {
       update: async (next) => {
         if (revoked) return;
-        this.nodes.set(key, next);
+        this.nodes.set(key, { ...next });
         this.emit(next.role);
       },
       revoke: async () => {

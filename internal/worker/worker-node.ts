@@ -18,6 +18,7 @@ import type { Registry } from '../registry/registry.js';
 import type { InProcessWorkers } from '../rpc/in-process-workers.js';
 import type { DeliverBatch } from '../rpc/push.js';
 import { HttpUplink } from './http-uplink.js';
+import { connectionCap, readOpenFilesLimit } from './open-files.js';
 import { deliverSafely, PushServer } from './push-server.js';
 import type { Uplink } from './uplink.js';
 import { workerHttpHandler } from './worker-http.js';
@@ -92,6 +93,9 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
     await httpUplink.start();
     uplink = httpUplink;
   }
+  // Read once: a limit raised later (prlimit) takes effect on the next start.
+  const cap = connectionCap(worker.maxConnections, readOpenFilesLimit());
+  logger.info({ maxConnections: cap.max, source: cap.source }, 'connection cap');
   const gateway = new WsGateway(
     {
       workerId: id,
@@ -106,6 +110,7 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
       handshakeTimeoutMs: worker.handshakeTimeoutMs,
       maxFramesPerSecond: worker.maxFramesPerSecond,
       frameBurst: worker.frameBurst,
+      maxConnections: cap.max ?? Infinity,
     },
     {
       verifier: deps.verifier,
@@ -166,6 +171,7 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
     grpc: worker.grpc.advertise || `${advertisedHost(worker.grpc.host)}:${grpcPort}`,
     ws: worker.ws.advertise || `ws://${advertisedHost(worker.ws.host)}:${wsPort}${worker.path}`,
     conns: 0,
+    ...(cap.max !== null && { maxConns: cap.max }), // left out when uncapped: read as no cap everywhere
     startedAt,
   };
   registration = await deps.discovery.register(node);

@@ -14,6 +14,7 @@ export interface WsGatewayOptions {
   handshakeTimeoutMs?: number; // token + admission checks slower than this are refused with 503 (default 10_000)
   maxFramesPerSecond?: number; // client frames refilled per second; 0 = no cap (default 100)
   frameBurst?: number; // client frames allowed at once (default 200)
+  maxConnections?: number; // sockets held + handshakes in progress before upgrades get 503 (default Infinity)
 }
 
 export type ResolvedGatewayOptions = Required<WsGatewayOptions>;
@@ -30,6 +31,7 @@ const DEFAULTS = {
   handshakeTimeoutMs: 10_000,
   maxFramesPerSecond: 100,
   frameBurst: 200,
+  maxConnections: Infinity,
 };
 
 /** Lets a caller pass `{ path: undefined }` and still get the default. */
@@ -65,6 +67,10 @@ export function resolveGatewayOptions(options: WsGatewayOptions): ResolvedGatewa
     throw new RangeError(
       `ws gateway: maxFramesPerSecond must be ≥ 0 and frameBurst an integer ≥ 1 (got ${o.maxFramesPerSecond}, ${o.frameBurst})`,
     );
+  }
+  const cap = o.maxConnections;
+  if (cap !== Infinity && (!Number.isInteger(cap) || cap < 1)) {
+    throw new RangeError(`ws gateway: maxConnections must be an integer ≥ 1 or Infinity (got ${cap})`);
   }
   return { ...o, workerId };
 }

@@ -55,6 +55,7 @@ export class WsGateway {
   private readonly heartbeatMs: number;
   private readonly maxPendingAcks: number;
   private readonly handshakeTimeoutMs: number;
+  private readonly maxConnections: number;
   private readonly log: Logger;
   private readonly wss: WsServer<typeof GatewaySocket>;
   private readonly wheel: TimerWheel<Connection>;
@@ -64,6 +65,8 @@ export class WsGateway {
   private readonly closing = new Set<GatewaySocket>();
   private readonly listeners: ReturnType<typeof socketListeners>;
   private readonly frames: ClientFrameHandler;
+  /** Upgrades admitted past the capacity check and not yet held or refused: each already holds a file. */
+  private handshaking = 0;
   private stopped: Promise<void> | null = null;
   private draining = false; // set by drain(): upgrades get 503 from then on, so no client lands here
 
@@ -80,6 +83,7 @@ export class WsGateway {
     this.heartbeatMs = o.heartbeatSeconds * 1000;
     this.maxPendingAcks = o.maxPendingAcks;
     this.handshakeTimeoutMs = o.handshakeTimeoutMs;
+    this.maxConnections = o.maxConnections;
     this.log = deps.logger.child({ component: 'ws-gateway' });
     this.wss = new WebSocketServer({
       noServer: true,
@@ -137,9 +141,24 @@ export class WsGateway {
       refuse(socket, refusal);
     };
     if (this.stopped || this.draining) return refused(unavailable);
+    // Checked before the token, so a full worker spends nothing on the client; handshakes still being
+    // verified count too, so a burst of connects cannot overshoot the cap while their tokens are checked.
+    if (this.connectionCount() + this.handshaking >= this.maxConnections) {
+      const message = `worker is full (${this.maxConnections} connections)`;
+      return refused({ status: 503, body: { code: 'unavailable', message } });
+    }
+    this.handshaking++;
+    let verifying = true;
+    const verified = () => {
+      if (verifying) this.handshaking--;
+      verifying = false;
+    };
     const timeoutMs = this.handshakeTimeoutMs;
     admitUpgrade(req, { path: this.path, verifier, admit, log: this.log, clientIp, timeoutMs })
       .then((verdict) => {
+        // handleUpgrade below holds the connection synchronously (no verifyClient), so from here on it is
+        // counted in conns, or it was refused.
+        verified();
         if (!('claims' in verdict)) return refused(verdict);
         // The client may have gone away, or the gateway stopped, while the token was being verified.
         if (socket.destroyed) return;
@@ -149,6 +168,7 @@ export class WsGateway {
       })
       .catch((err: unknown) => {
         this.log.error({ err }, 'upgrade failed');
+        verified();
         refuse(socket, { status: 500, body: { code: 'internal', message: 'internal error' } });
       });
   };

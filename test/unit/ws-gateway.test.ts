@@ -280,6 +280,30 @@ test('registry adds of one tick are batched into one call', async () => {
   assert.deepEqual(calls, [20]);
 });
 
+test('maxConnections counts handshakes in progress: a burst gets 503 past the cap, a freed place is reused', async () => {
+  const h = await start({ maxConnections: 3 });
+  let release: () => void = () => undefined;
+  h.verifier.gate = new Promise((resolve) => (release = resolve));
+  const connecting = Promise.all(Array.from({ length: 3 }, () => connect(h.url, h.verifier.issue('eve'))));
+  await waitFor('3 handshakes in verification', () => h.verifier.waiting === 3, WAIT_MS, 10);
+  // Refused before the token is even read: a forged one gets 503, not 401.
+  assert.deepEqual(await refused(`${h.url}?token=forged`), { status: 503, code: 'unavailable' });
+  assert.equal(h.verifier.waiting, 3);
+  h.verifier.gate = null;
+  release();
+  const clients = await connecting;
+  await Promise.all(clients.map((c) => c.next('welcome')));
+  assert.deepEqual(await refused(`${h.url}?token=${h.verifier.issue('eve')}`), {
+    status: 503,
+    code: 'unavailable',
+  });
+  assert.equal(h.gateway.connectionCount(), 3);
+  clients[0]?.ws.close();
+  await waitFor('a place freed', () => h.gateway.connectionCount() === 2, WAIT_MS, 10);
+  await (await connect(h.url, h.verifier.issue('eve'))).next('welcome');
+  assert.equal(h.gateway.connectionCount(), 3);
+});
+
 test('a refresh pass re-puts every held connection, so a registry that lost its data heals', async () => {
   const h = await start();
   const c = await connect(h.url, h.verifier.issue('rita'));
@@ -525,4 +549,5 @@ test('options are checked at construction, naming the key', () => {
   assert.throws(() => new WsGateway({ workerId: 'w', ackTimeoutMs: 0 }, deps), /ackTimeoutMs/);
   assert.throws(() => new WsGateway({ workerId: 'w', path: 'ws' }, deps), /path/);
   assert.throws(() => new WsGateway({ workerId: 'w', ackRetries: -1 }, deps), /ackRetries/);
+  assert.throws(() => new WsGateway({ workerId: 'w', maxConnections: 0 }, deps), /maxConnections/);
 });
