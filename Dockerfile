@@ -30,4 +30,4 @@ USER node
 # 8080 business API, 8081 dispatcher API, 8090 worker WebSocket, 8092 worker gRPC
 EXPOSE 8080 8081 8090 8092
 ENTRYPOINT ["node", "--enable-source-maps"]
-CMD ["--max-semi-space-size=64", "dist/cmd/courier/main.js", "--config", "configs/courier.yaml"]
+CMD ["dist/cmd/courier/main.js", "--config", "configs/courier.yaml"]

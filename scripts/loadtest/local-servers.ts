@@ -163,9 +163,7 @@ export async function startAllInOne(): Promise<CourierUnderTest> {
   };
   const proc = spawnLogged(
     process.execPath,
-    // As `npm start` runs it: a young generation large enough that what a message allocates dies young
-    // (docs/BENCHMARKS.md: ~15 % less CPU per message at capacity than the default).
-    ['--max-semi-space-size=64', 'dist/cmd/courier/main.js', '--config', 'configs/courier.yaml'],
+    ['dist/cmd/courier/main.js', '--config', 'configs/courier.yaml'],
     env,
   );
   const url = `http://127.0.0.1:${http}`;
