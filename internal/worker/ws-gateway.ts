@@ -11,6 +11,7 @@ import { CloseCode, type ServerFrame } from '../protocol/frames.js';
 import { connectionId } from '../protocol/message.js';
 import type { Registry, RegistryEntry } from '../registry/registry.js';
 import type { PushItem, PushItemResult } from '../rpc/push.js';
+import { AckTracker } from './ack-tracker.js';
 import { ClientFrameHandler } from './client-frame-handler.js';
 import { Connection, GatewaySocket, PendingAck, TimerKind, socketListeners } from './connection.js';
 import { RegistryBatcher } from './registry-batcher.js';
@@ -49,16 +50,14 @@ export interface WsGatewayDeps {
 export class WsGateway {
   private readonly workerId: string;
   private readonly path: string;
-  private readonly ackTimeoutMs: number;
-  private readonly ackRetries: number;
   private readonly heartbeatSeconds: number;
   private readonly heartbeatMs: number;
-  private readonly maxPendingAcks: number;
   private readonly handshakeTimeoutMs: number;
   private readonly maxConnections: number;
   private readonly log: Logger;
   private readonly wss: WsServer<typeof GatewaySocket>;
   private readonly wheel: TimerWheel<Connection>;
+  private readonly acks: AckTracker;
   private readonly batcher: RegistryBatcher;
   private readonly conns = new Map<string, Connection>();
   /** Sockets the gateway closed whose close handshake has not finished (ws cuts them after 30 s). */
@@ -77,11 +76,8 @@ export class WsGateway {
     const o = resolveGatewayOptions(options);
     this.workerId = o.workerId;
     this.path = o.path;
-    this.ackTimeoutMs = o.ackTimeoutMs;
-    this.ackRetries = o.ackRetries;
     this.heartbeatSeconds = o.heartbeatSeconds;
     this.heartbeatMs = o.heartbeatSeconds * 1000;
-    this.maxPendingAcks = o.maxPendingAcks;
     this.handshakeTimeoutMs = o.handshakeTimeoutMs;
     this.maxConnections = o.maxConnections;
     this.log = deps.logger.child({ component: 'ws-gateway' });
@@ -96,6 +92,12 @@ export class WsGateway {
       { tickMs: o.tickMs, onError: (err) => this.log.error({ err }, 'timer callback failed') },
       (conn, handle, now) => this.onTimer(conn, handle, now),
     );
+    this.acks = new AckTracker(
+      o,
+      this.wheel,
+      (conn, code, reason) => this.closeConn(conn, code, reason),
+      deps.metrics,
+    );
     this.batcher = new RegistryBatcher(deps.registry, o.workerId, o.refreshMs, this.log, () =>
       this.conns.values(),
     );
@@ -105,7 +107,7 @@ export class WsGateway {
       deps.uplink,
       this.log,
       {
-        ack: (conn, ids) => this.onAck(conn, ids),
+        ack: (conn, ids) => this.acks.settle(conn, ids),
         close: (conn, code, reason) => this.closeConn(conn, code, reason),
         limited: () => deps.metrics?.shared.rateLimited.ws_frames.inc(),
       },
@@ -231,7 +233,7 @@ export class WsGateway {
         delivered++;
         continue;
       }
-      if (item.ack && !this.trackAck(conn, item)) continue;
+      if (item.ack && !this.acks.track(conn, item)) continue;
       if (conn.write(item.frame)) delivered++;
     }
     if (!item.close) this.deps.metrics?.pushed(item.ack ? 'message' : 'event', delivered, item.ts);
@@ -246,43 +248,10 @@ export class WsGateway {
     return items.map((item) => this.deliver(item));
   }
 
-  /** False when the connection was closed instead (too many pending ACKs). */
-  private trackAck(conn: Connection, item: PushItem): boolean {
-    const pending = (conn.pending ??= new Map());
-    if (pending.has(item.id)) return true; // a re-push of the same message: one deadline is enough
-    if (pending.size >= this.maxPendingAcks) {
-      // A client this far behind is not reading (or not acking): keeping its frames would grow the
-      // worker's memory without bound. Closing with 4008 makes it reconnect and sync by seq instead.
-      this.closeConn(conn, CloseCode.ackRetriesExhausted, 'too many unacknowledged messages');
-      return false;
-    }
-    const ack = new PendingAck(conn, item.id, item.frame);
-    pending.set(item.id, ack);
-    this.wheel.reschedule(ack, Date.now() + this.ackTimeoutMs);
-    return true;
-  }
-
-  /** Returns how many of the ids were pending. */
-  private onAck(conn: Connection, ids: string[]): number {
-    const pending = conn.pending;
-    if (!pending) return 0;
-    let settled = 0;
-    for (const id of ids) {
-      const ack = pending.get(id);
-      if (!ack) continue;
-      this.wheel.cancel(ack);
-      pending.delete(id);
-      this.deps.metrics?.acked(ack.sentAt, Date.now());
-      settled++;
-    }
-    if (pending.size === 0) conn.pending = null;
-    return settled;
-  }
-
   // ---- timers ----
 
   private onTimer(conn: Connection, handle: TimerHandle<Connection>, now: number): void {
-    if (handle.kind === TimerKind.ack) return this.onAckTimeout(conn, handle as PendingAck, now);
+    if (handle.kind === TimerKind.ack) return this.acks.expired(conn, handle as PendingAck, now);
     if (now >= conn.expiresAt) return this.closeConn(conn, CloseCode.tokenExpired, 'token expired');
     // Read-idle check, rescheduled lazily: a talking connection costs one reschedule per heartbeat period.
     // `pinged` is cleared by every read, so a ping that was answered never counts as silence.
@@ -300,16 +269,6 @@ export class WsGateway {
       return;
     }
     this.wheel.reschedule(conn.timer, Math.min(next, conn.expiresAt));
-  }
-
-  private onAckTimeout(conn: Connection, ack: PendingAck, now: number): void {
-    this.deps.metrics?.ackTimedOut();
-    if (ack.resends >= this.ackRetries) {
-      return this.closeConn(conn, CloseCode.ackRetriesExhausted, 'ack timeout');
-    }
-    ack.resends++;
-    if (conn.write(ack.frame)) this.deps.metrics?.resent();
-    this.wheel.reschedule(ack, now + this.ackTimeoutMs);
   }
 
   /** Anything read from the client (frame, ping, pong) proves it alive and answers an outstanding ping. */
@@ -335,8 +294,7 @@ export class WsGateway {
       this.deps.metrics?.disconnected(conn.platform, reason);
     }
     this.wheel.cancel(conn.timer);
-    if (conn.pending) for (const ack of conn.pending.values()) this.wheel.cancel(ack);
-    conn.pending = null;
+    this.acks.forget(conn);
     this.batcher.remove(conn); // sets RegState.released
   }
 
