@@ -13,7 +13,8 @@ import { UID_PATTERN } from '../protocol/message.js';
 import type { Registry } from '../registry/registry.js';
 import type { ClusterView } from './cluster-view.js';
 import { param } from './http-api.js';
-import { parseOrThrow } from './validate.js';
+import { parseOrThrow, uidSchema } from './validate.js';
+import { pagePolicy } from './web.js';
 
 // The operator's dashboard (issue 8): the page at /admin (bundled from web/admin.ts), and its API behind an
 // admin key (auth.adminKeys, `Authorization: Bearer <key>`):
@@ -24,21 +25,11 @@ import { parseOrThrow } from './validate.js';
 // an admin key as well as a server API key.
 
 // The page talks to its own origin only: no WebSocket, no other host.
-const CSP = [
-  "default-src 'self'",
-  "connect-src 'self'",
-  "img-src 'self' data:",
-  "style-src 'self'",
-  "script-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-  "form-action 'none'",
-].join('; ');
+const CSP = pagePolicy({ connect: "'self'", formAction: "'none'" });
 
 const kickBody = z
   .object({
-    uid: z.string().regex(UID_PATTERN, 'must be 1–64 characters of A-Z a-z 0-9 _ . @ -'),
+    uid: uidSchema,
     connId: z.string().min(1).max(200),
   })
   .strict();

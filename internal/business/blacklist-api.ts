@@ -7,7 +7,7 @@ import { CourierError, errorMessage } from '../errors.js';
 import { route } from '../http/app.js';
 import type { Logger } from '../log/logger.js';
 import { CloseCode } from '../protocol/frames.js';
-import { UID_PATTERN } from '../protocol/message.js';
+import { UID_PATTERN, UID_RULE } from '../protocol/message.js';
 import type { HttpAuth } from './http-auth.js';
 import { MessageService, type Actor, type Sent } from './message-service.js';
 import { parseOrThrow } from './validate.js';
@@ -112,7 +112,7 @@ function subjectId(req: Request, kind: BanKind): string {
   const raw = req.params.id ?? '';
   if (kind === 'uid') {
     if (!UID_PATTERN.test(raw)) {
-      throw new CourierError('invalid_request', 'uid: must be 1–64 characters of A-Z a-z 0-9 _ . @ -', 'uid');
+      throw new CourierError('invalid_request', `uid: ${UID_RULE}`, 'uid');
     }
     return raw;
   }

@@ -4,13 +4,13 @@ import { CourierError } from '../errors.js';
 import { FILTER_MODES } from '../filter/filter.js';
 import { MAX_WORD_LENGTH, wordProblem } from '../filter/sensitive-word-filter.js';
 import { route } from '../http/app.js';
-import { UID_PATTERN } from '../protocol/message.js';
+import { UID_PATTERN, UID_RULE } from '../protocol/message.js';
 import type { ConversationService } from './conversation-service.js';
 import type { CustomerService } from './customer-service.js';
 import { int, param } from './http-api.js';
 import type { HttpAuth } from './http-auth.js';
 import type { SensitiveWords } from './sensitive-words-service.js';
-import { parseOrThrow } from './validate.js';
+import { parseOrThrow, uidSchema as uid } from './validate.js';
 
 // The chat-rule endpoints of DESIGN §3: merchant agent pools, transfer, conversation lists, presence and
 // the sensitive-word list. Who may call what is decided in the services; this file only maps HTTP.
@@ -25,7 +25,6 @@ export interface ChatApiDeps {
 const MAX_AGENTS = 1_000; // per merchant
 const MAX_WORDS = 100_000; // per list: a few MB of JSON at most
 
-const uid = z.string().regex(UID_PATTERN, 'must be 1–64 characters of A-Z a-z 0-9 _ . @ -');
 const agentsBody = z
   .object({
     agents: z
@@ -62,11 +61,7 @@ const wordsBody = z
 
 function checkId(value: string, name: string): string {
   if (!UID_PATTERN.test(value)) {
-    throw new CourierError(
-      'invalid_request',
-      `${name}: must be 1–64 characters of A-Z a-z 0-9 _ . @ -`,
-      name,
-    );
+    throw new CourierError('invalid_request', `${name}: ${UID_RULE}`, name);
   }
   return value;
 }

@@ -11,7 +11,7 @@ import type { GatewaySelector } from './gateway.js';
 import type { HttpAuth } from './http-auth.js';
 import type { MessageService, Sent } from './message-service.js';
 import type { ReadService } from './read-service.js';
-import { parseOrThrow } from './validate.js';
+import { parseOrThrow, uidSchema } from './validate.js';
 
 export interface BusinessApiDeps {
   auth: HttpAuth;
@@ -46,7 +46,7 @@ const historyQuery = z
   .passthrough();
 const tokenBody = z
   .object({
-    uid: z.string().regex(UID_PATTERN, 'must be 1–64 characters of A-Z a-z 0-9 _ . @ -'),
+    uid: uidSchema,
     role: z.enum(ROLES),
     platform: z.string().regex(PLATFORM_PATTERN, 'must be 1–16 characters of a-z 0-9 _ -'),
     ttlSeconds: z

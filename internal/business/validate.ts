@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { CourierError } from '../errors.js';
-import { MESSAGE_TYPES, UID_PATTERN, type Json, type MessageType } from '../protocol/message.js';
+import { MESSAGE_TYPES, UID_PATTERN, UID_RULE, type Json, type MessageType } from '../protocol/message.js';
 
 // Validation of message input, shared by POST /v1/messages, the batch endpoint and WebSocket `send` frames
 // (the worker forwards those here). Errors name the offending field as a path: `to`, `content.productId`.
 
-const uid = z.string().regex(UID_PATTERN, 'must be 1–64 characters of A-Z a-z 0-9 _ . @ -');
+/** A uid or merchant id (DESIGN §5 charset), with the error every API gives for a bad one. */
+export const uidSchema = z.string().regex(UID_PATTERN, UID_RULE);
 const conversationId = z.string().min(1).max(191);
 const url = z
   .string()
@@ -66,15 +67,15 @@ const contentByType: Record<MessageType, z.ZodType<Json>> = {
 };
 
 const target = {
-  to: uid.optional(),
-  merchant: uid.optional(),
+  to: uidSchema.optional(),
+  merchant: uidSchema.optional(),
   conversation: conversationId.optional(),
 };
 
 /** The body of POST /v1/messages (and each element of a batch). */
 export const sendRequestSchema = z
   .object({
-    from: uid.optional(),
+    from: uidSchema.optional(),
     ...target,
     type: z.enum(MESSAGE_TYPES),
     content: json,
@@ -113,11 +114,10 @@ function quickParse<T>(checks: Record<string, FieldCheck>, value: unknown): T | 
   const out: Record<string, unknown> = {};
   for (const key in input) {
     if (!Object.prototype.hasOwnProperty.call(input, key)) continue;
-    const check = checks[key];
+    if (!Object.prototype.hasOwnProperty.call(checks, key)) return undefined; // unknown key
     const field = input[key];
-    if (!check || !Object.prototype.hasOwnProperty.call(checks, key)) return undefined; // unknown key
     if (field === undefined) continue;
-    if (!check(field)) return undefined;
+    if (!(checks[key] as FieldCheck)(field)) return undefined;
     out[key] = field;
   }
   return out as T;

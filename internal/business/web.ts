@@ -7,8 +7,8 @@ import type { JwtTokens } from '../auth/tokens.js';
 import { CourierError } from '../errors.js';
 import { route } from '../http/app.js';
 import type { Logger } from '../log/logger.js';
-import { ROLES, UID_PATTERN } from '../protocol/message.js';
-import { parseOrThrow } from './validate.js';
+import { ROLES } from '../protocol/message.js';
+import { parseOrThrow, uidSchema } from './validate.js';
 
 // The demo web pages (web/, bundled into dist/web by `npm run build`): `/` landing, `/shop` shopper,
 // `/agent` agent console, `/assets/*` scripts, styles and images. With `business.demoLogin` the pages get
@@ -27,21 +27,26 @@ const PAGES = { '/': 'index.html', '/shop': 'shop.html', '/agent': 'agent.html' 
 
 // The pages load only their own scripts, styles and images. WebSockets go to workers on other ports or
 // hosts (GET /v1/gateway decides), so ws:/wss: stay open; every other request must stay on this origin.
-const CSP = [
-  "default-src 'self'",
-  "connect-src 'self' ws: wss:",
-  "img-src 'self' data:",
-  "style-src 'self'",
-  "script-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-  "form-action 'self'",
-].join('; ');
+const CSP = pagePolicy({ connect: "'self' ws: wss:", formAction: "'self'" });
+
+/** The Content-Security-Policy of courier's own pages: only their own scripts, styles and images. */
+export function pagePolicy({ connect, formAction }: { connect: string; formAction: string }): string {
+  return [
+    "default-src 'self'",
+    `connect-src ${connect}`,
+    "img-src 'self' data:",
+    "style-src 'self'",
+    "script-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+    `form-action ${formAction}`,
+  ].join('; ');
+}
 
 const demoTokenBody = z
   .object({
-    uid: z.string().regex(UID_PATTERN, 'must be 1–64 characters of A-Z a-z 0-9 _ . @ -'),
+    uid: uidSchema,
     role: z.enum(ROLES),
   })
   .strict();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseIpRange } from '../blacklist/client-ip.js';
-import { UID_PATTERN } from '../protocol/message.js';
+import { UID_PATTERN, UID_RULE } from '../protocol/message.js';
 
 // One schema for every role; each role reads the sections it needs. Defaults and units sit beside each key.
 // Unknown keys are rejected so that a misspelt key stops the process instead of being silently ignored.
@@ -43,7 +43,7 @@ const rateRule = (perSecond: number, burst: number) =>
 const sharedDriver = z.enum(['memory', 'redis']).optional(); // unset = registry.driver
 
 // A merchant with its agent pool, for business.seed (the demo shop of `npm start`).
-const seedId = z.string().regex(UID_PATTERN, 'must be 1–64 characters of A-Z a-z 0-9 _ . @ -');
+const seedId = z.string().regex(UID_PATTERN, UID_RULE);
 const seedMerchant = z
   .object({
     id: seedId,

@@ -27,6 +27,8 @@ export type ConversationKind = 'direct' | 'customer_service' | 'group';
 // uids, merchant ids and platforms end up inside Redis keys, registry field names and conversation ids,
 // so they are kept to a charset that never needs escaping and never contains the ':' separator.
 export const UID_PATTERN = /^[A-Za-z0-9_.@-]{1,64}$/;
+/** What UID_PATTERN allows, as every error about a bad uid or merchant id says it. */
+export const UID_RULE = 'must be 1–64 characters of A-Z a-z 0-9 _ . @ -';
 export const PLATFORM_PATTERN = /^[a-z0-9_-]{1,16}$/;
 
 /** A direct conversation's id is derived from its two members so both sides find the same one. */

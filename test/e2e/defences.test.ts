@@ -7,29 +7,16 @@ import { WebSocket } from 'ws';
 import { TestCourier } from '../support/courier.js';
 import { startRedis, type StandaloneRedis } from '../support/redis.js';
 import { uniqueId } from '../support/servers.js';
+import { upgradeAttempt } from '../support/upgrade.js';
 
 type Knock = { status: number; code: string; retryAfter: string | null } | { status: 101; ws: WebSocket };
 
 /** One upgrade attempt with optional headers: the refusal's status and error code, or the open socket. */
-function knock(url: string, token: string, headers: Record<string, string> = {}): Promise<Knock> {
-  const ws = new WebSocket(`${url}?token=${encodeURIComponent(token)}`, { headers });
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ status: 101, ws }));
-    ws.on('error', () => undefined); // the aborted request after 'unexpected-response'
-    ws.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => {
-        try {
-          const code = (JSON.parse(body) as { error: { code: string } }).error.code;
-          const retryAfter = res.headers['retry-after'] ?? null;
-          resolve({ status: res.statusCode ?? 0, code, retryAfter });
-        } catch (err) {
-          reject(err instanceof Error ? err : new Error(String(err)));
-        }
-      });
-    });
-  });
+async function knock(url: string, token: string, headers: Record<string, string> = {}): Promise<Knock> {
+  const k = await upgradeAttempt(url, token, headers);
+  if ('ws' in k) return k;
+  const retryAfter = k.headers['retry-after'] ?? null;
+  return { status: k.status, code: k.error.code, retryAfter };
 }
 
 async function status(url: string, token: string, headers: Record<string, string> = {}): Promise<number> {

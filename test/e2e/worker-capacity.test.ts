@@ -3,35 +3,21 @@
 // publishes its cap so /v1/gateway stops handing it out, and takes clients again once a place is free.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { WebSocket } from 'ws';
 import { TestClient, TestCourier } from '../support/courier.js';
 import { scrape, valueOf } from '../support/prometheus.js';
 import { uniqueId, waitFor } from '../support/servers.js';
+import { upgradeAttempt } from '../support/upgrade.js';
 
 type Refusal = { status: number; contentType: string; error: { code: string; message: string } };
 
 /** One upgrade attempt that must be refused: its HTTP status and JSON error body. */
-function refusal(url: string, token: string): Promise<Refusal> {
-  const ws = new WebSocket(`${url}?token=${encodeURIComponent(token)}`);
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => {
-      ws.terminate();
-      reject(new Error('the upgrade was accepted'));
-    });
-    ws.on('error', () => undefined); // the aborted request after 'unexpected-response'
-    ws.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => {
-        try {
-          const { error } = JSON.parse(body) as Pick<Refusal, 'error'>;
-          resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'] ?? '', error });
-        } catch (err) {
-          reject(err instanceof Error ? err : new Error(String(err)));
-        }
-      });
-    });
-  });
+async function refusal(url: string, token: string): Promise<Refusal> {
+  const k = await upgradeAttempt(url, token);
+  if ('ws' in k) {
+    k.ws.terminate();
+    throw new Error('the upgrade was accepted');
+  }
+  return { status: k.status, contentType: k.headers['content-type'] ?? '', error: k.error };
 }
 
 describe('worker.maxConnections', () => {
