@@ -3,6 +3,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { fetchStats, type NodeStats } from '../metrics/node-stats.js';
 import { mergeWindows, summarize, type WindowSnapshot } from '../metrics/rate-window.js';
+import type { ClusterAnswer, ClusterNodeView, TrafficPoint } from './cluster-answer.js';
 
 // The admin dashboard's cluster view: every node discovery lists, each asked for its own stats (uptime,
 // connections, recent traffic) over its internal HTTP endpoint, and the traffic of all nodes of a role
@@ -10,43 +11,6 @@ import { mergeWindows, summarize, type WindowSnapshot } from '../metrics/rate-wi
 
 const STATS_TIMEOUT_MS = 1_500; // per node; the page refreshes every few seconds
 const SUMMARY_MS = 60_000; // "the last minute" of the summary figures
-
-export interface ClusterNodeView {
-  id: string;
-  role: NodeInfo['role'];
-  /** Where the node serves: the internal HTTP base URL, or a worker's WebSocket URL. */
-  address: string;
-  reachable: boolean;
-  startedAt: number | null;
-  uptimeSeconds: number | null;
-  connections: number | null;
-  error?: string;
-}
-
-export interface TrafficPoint {
-  t: number;
-  messagesIn: number | null; // messages sent by business nodes, per second
-  sendP99Ms: number | null;
-  dispatched: number | null; // items dispatched, per second
-  delivered: number | null; // message frames written by workers, per second
-  deliveryP99Ms: number | null; // message timestamp → frame written
-}
-
-export interface ClusterAnswer {
-  now: number;
-  nodes: ClusterNodeView[];
-  traffic: {
-    stepSeconds: number;
-    points: TrafficPoint[];
-    /** Per second and p99 over the last minute, all nodes together. */
-    lastMinute: {
-      messagesIn: number;
-      sendP99Ms: number | null;
-      delivered: number;
-      deliveryP99Ms: number | null;
-    };
-  };
-}
 
 export interface ClusterViewDeps {
   discovery: Discovery;

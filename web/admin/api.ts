@@ -1,40 +1,13 @@
 // The admin page's calls, all to its own origin with `Authorization: Bearer <admin key>`: the dashboard API
 // (/admin/v1/...) and the public API's bans and word list, which accept an admin key too.
 
-export interface NodeView {
-  id: string;
-  role: 'business' | 'dispatcher' | 'worker';
-  address: string;
-  reachable: boolean;
-  startedAt: number | null;
-  uptimeSeconds: number | null;
-  connections: number | null;
-  error?: string;
-}
+import type {
+  ClusterAnswer as Cluster,
+  ClusterNodeView as NodeView,
+  TrafficPoint,
+} from '../../internal/business/cluster-answer.js';
 
-export interface TrafficPoint {
-  t: number;
-  messagesIn: number | null;
-  sendP99Ms: number | null;
-  dispatched: number | null;
-  delivered: number | null;
-  deliveryP99Ms: number | null;
-}
-
-export interface Cluster {
-  now: number;
-  nodes: NodeView[];
-  traffic: {
-    stepSeconds: number;
-    points: TrafficPoint[];
-    lastMinute: {
-      messagesIn: number;
-      sendP99Ms: number | null;
-      delivered: number;
-      deliveryP99Ms: number | null;
-    };
-  };
-}
+export type { Cluster, NodeView, TrafficPoint };
 
 export interface Device {
   connId: string;
