@@ -57,6 +57,12 @@ export const configSchema = z
       .object({
         /** Node id in discovery and the registry; empty = `<role>-<hostname>-<pid>`. */
         id: z.string().default(''),
+        /**
+         * All-in-one only: the roles call each other in-process instead of over their real hops (HTTP to the
+         * dispatcher, the gRPC stream to the worker, HTTP back to business). Off by default, so that `npm start`
+         * exercises the path a cluster takes; on, it saved ~6 % of the CPU per message (docs/BENCHMARKS.md).
+         */
+        inProcessHops: z.boolean().default(false),
       })
       .strict()
       .default({}),

@@ -28,11 +28,13 @@ export interface AllInOne {
 }
 
 /**
- * All three roles in one process on the embedded defaults (memory registry, static discovery, SQLite). They
- * call each other in-process, with nothing serialised between them: business calls the dispatch service
- * (a tick's calls as one), the dispatcher hands pushes to its workers' delivery, and the workers' `send`,
- * `sync` and `read` frames go to business' uplink service. Every role still serves its HTTP and gRPC ports
- * (metrics, /readyz, nodes in other processes), and a push to a worker in another process still goes over gRPC.
+ * All three roles in one process on the embedded defaults (memory registry, static discovery, SQLite). By
+ * default they talk over the real hops, as separate processes would: HTTP to the dispatcher, a gRPC stream to
+ * the worker, HTTP from the worker back to business. With `node.inProcessHops` they call each other
+ * in-process, with nothing serialised between them: business calls the dispatch service (a tick's calls as
+ * one), the dispatcher hands pushes to its workers' delivery, and the workers' `send`, `sync` and `read`
+ * frames go to business' uplink service. Every role serves its HTTP and gRPC ports either way (metrics,
+ * /readyz, nodes in other processes), and a push to a worker in another process always goes over gRPC.
  */
 export async function startAllInOne(
   config: Config,
@@ -54,7 +56,7 @@ export async function startAllInOne(
   try {
     const registry = backends.registry();
     const discovery = backends.discovery();
-    const inProcess = new InProcessWorkers();
+    const inProcess = config.node.inProcessHops ? new InProcessWorkers() : undefined;
     // Each role needs the one before it: business calls the dispatcher, workers call business.
     const dispatcher = await startDispatcher(
       { id: nodeId('', 'dispatcher', hostname), dispatcher: config.dispatcher, internalKey },
@@ -81,7 +83,7 @@ export async function startAllInOne(
         blacklist: backends.blacklist(),
         rateLimits: backends.rateLimits(),
         metrics,
-        dispatch: dispatcher.dispatch,
+        ...(inProcess && { dispatch: dispatcher.dispatch }),
       },
     );
     nodes.push(business);
@@ -93,8 +95,7 @@ export async function startAllInOne(
         logger,
         blacklist: backends.blacklist(),
         metrics,
-        uplink: business.uplink,
-        inProcess,
+        ...(inProcess && { uplink: business.uplink, inProcess }),
       });
       nodes.push(started);
       return started;

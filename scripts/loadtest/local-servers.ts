@@ -154,6 +154,8 @@ export async function startAllInOne(): Promise<CourierUnderTest> {
     COURIER_AUTH_API_KEYS: JSON.stringify([apiKey]),
     COURIER_AUTH_JWT_SECRET: jwtSecret,
     COURIER_STORE_SQLITE_PATH: join(dir, 'courier.db'),
+    // The roles of the one process call each other directly (docs/BENCHMARKS.md); `npm start` keeps the hops.
+    COURIER_NODE_IN_PROCESS_HOPS: 'true',
     COURIER_BUSINESS_HTTP_HOST: '127.0.0.1',
     COURIER_BUSINESS_HTTP_PORT: String(http),
     COURIER_DISPATCHER_HTTP_PORT: String(dispatch),

@@ -1,5 +1,6 @@
-// The all-in-one's roles call each other in-process: business → dispatcher, dispatcher → worker and worker →
-// business carry nothing over HTTP or gRPC, while every role still serves its ports. The same chat between
+// With node.inProcessHops the all-in-one's roles call each other in-process: business → dispatcher,
+// dispatcher → worker and worker → business carry nothing over HTTP or gRPC, while every role still serves
+// its ports (without it, the default, every other all-in-one test goes over the real hops). The same chat between
 // separately started roles goes over the real hops (as in test/cluster). A worker of the all-in-one that
 // stopped is treated like a dead worker elsewhere.
 import assert from 'node:assert/strict';
@@ -42,7 +43,7 @@ async function chat(connect: (uid: string) => Promise<TestClient>, before?: () =
 describe('all-in-one in-process hops', () => {
   let courier: TestCourier;
   before(async () => {
-    courier = await TestCourier.start({ business: { openMessaging: true } });
+    courier = await TestCourier.start({ node: { inProcessHops: true }, business: { openMessaging: true } });
   });
   after(() => courier?.stop());
 
@@ -66,6 +67,21 @@ describe('all-in-one in-process hops', () => {
     assert.equal(valueOf(families, 'courier_push_batch_items_count'), 0);
     assert.equal(valueOf(families, 'courier_messages_out_total', { kind: 'message' }), 1);
     assert.equal(valueOf(families, 'courier_messages_in_total', { ingress: 'ws', outcome: 'sent' }), 1);
+  });
+});
+
+describe('all-in-one by default (npm start): the real hops', () => {
+  let courier: TestCourier;
+  before(async () => {
+    courier = await TestCourier.start({ business: { openMessaging: true } });
+  });
+  after(() => courier?.stop());
+
+  it('carries the chat over the HTTP uplink, HTTP dispatch and a gRPC stream to its own worker', async () => {
+    await chat((uid) => courier.connect(uid));
+    const families = await scrape(`http://${new URL(courier.wsUrl).host}`);
+    assert.equal(valueOf(families, 'courier_push_streams', { side: 'worker' }), 1);
+    assert.ok(valueOf(families, 'courier_push_batch_items_count', { direction: 'received' }) >= 2);
   });
 });
 
@@ -96,7 +112,7 @@ describe('separate roles over the real hops', () => {
 describe('all-in-one worker that stopped', () => {
   let courier: TestCourier;
   before(async () => {
-    courier = await TestCourier.start();
+    courier = await TestCourier.start({ node: { inProcessHops: true } });
   });
   after(() => courier?.stop());
 
