@@ -209,7 +209,10 @@ export async function fuzzWsSession(
 ): Promise<{ unknown: string[] }> {
   const { ledger, users } = f;
   const ws = new WebSocket(`${f.courier.wsUrl}?token=${f.tokens.get(uid) ?? ''}`);
-  const pending = new Map<string, string>(); // clientMsgId → frame text, until answered
+  // Sends by clientMsgId: the mutator reuses ids, so one id may carry several frames (a valid send and then a
+  // refused one, say), each answered once. An id is settled once a `sent` names it or every frame got its answer.
+  const sends = new Map<string, { texts: string[]; answered: number; sent: boolean }>();
+  const outstanding = () => [...sends.values()].filter((s) => !s.sent && s.answered < s.texts.length);
   const seen: Record<string, number> = {};
   let wake = () => {};
   ws.on('message', (data, isBinary) => {
@@ -226,11 +229,11 @@ export async function fuzzWsSession(
       ledger.accept(frame.message.conversation, frame.message.id);
     if (frame.type === 'error' && (typeof frame.code !== 'string' || typeof frame.message !== 'string'))
       ledger.problem(`error frame ${String(data)}`);
-    if (
-      (frame.type === 'sent' || frame.type === 'error') &&
-      typeof (frame.clientMsgId ?? frame.ref) === 'string'
-    ) {
-      pending.delete(String(frame.clientMsgId ?? frame.ref));
+    const id = frame.clientMsgId ?? frame.ref;
+    const send = typeof id === 'string' ? sends.get(id) : undefined;
+    if (send && (frame.type === 'sent' || frame.type === 'error')) {
+      send.answered++;
+      if (frame.type === 'sent') send.sent = true;
     }
     wake();
   });
@@ -276,8 +279,11 @@ export async function fuzzWsSession(
     // Answers name the clientMsgId only once the frame parsed that far: track the sends that will.
     const parsed = jsonProblem(Buffer.from(text)) === null ? parses(text) : undefined;
     if (isObj(parsed) && parsed.type === 'send' && typeof parsed.clientMsgId === 'string') {
-      if (parsed.clientMsgId.length >= 1 && parsed.clientMsgId.length <= 128)
-        pending.set(parsed.clientMsgId, text);
+      if (parsed.clientMsgId.length >= 1 && parsed.clientMsgId.length <= 128) {
+        const send = sends.get(parsed.clientMsgId);
+        if (send) send.texts.push(text);
+        else sends.set(parsed.clientMsgId, { texts: [text], answered: 0, sent: false });
+      }
     }
     if (JSON.stringify(parsed) === '{"type":"ping"}') pings++;
     ws.send(text);
@@ -285,7 +291,7 @@ export async function fuzzWsSession(
   if (ws.readyState === WebSocket.OPEN) ws.send('{"type":"ping"}');
   // Frames are answered in order, so the pong to the last ping means every parser refusal has arrived.
   await until(() => (seen.pong ?? 0) > pings, 5_000);
-  await until(() => pending.size === 0, 3_000);
+  await until(() => outstanding().length === 0, 3_000);
   if (ws.readyState === WebSocket.OPEN) {
     const kill = rng.int(8);
     if (kill === 0) ws.send(Buffer.from('{"type":"ping"}'), { binary: true });
@@ -296,7 +302,8 @@ export async function fuzzWsSession(
   const code = await closed;
   ledger.count(`close ${code}`);
   if (!CLOSE_CODES.has(code)) ledger.problem(`close code ${code}`);
-  return { unknown: [...pending.values()] };
+  // Unsettled ids are replayed whole: the valid frame among them answers with what was stored (idempotent).
+  return { unknown: outstanding().flatMap((s) => s.texts) };
 }
 
 /** An upgrade with a damaged token, path or channel: refused before the upgrade with a documented answer. */
