@@ -20,7 +20,7 @@ export interface ScheduleOptions {
   startMs: number; // intended time of event 0 (epoch ms); shared by all generators of a run
   total: number; // events to fire
   clock?: Clock;
-  tickMs?: number; // longest sleep between checks (default 5): bounds how late an on-time event can fire
+  maxSleepMs?: number; // longest sleep between checks (default 250): bounds how long shouldStop waits
   shouldStop?: () => boolean;
 }
 
@@ -41,7 +41,10 @@ export async function runOpenLoop(
   const { ratePerSec, startMs, total } = options;
   if (!(ratePerSec > 0)) throw new RangeError(`scheduler: ratePerSec must be positive (got ${ratePerSec})`);
   const clock = options.clock ?? realClock;
-  const tickMs = options.tickMs ?? 5;
+  // Sleeps until the next event is due, not in short fixed ticks: a 5 ms tick woke each of the 56 generators
+  // of the million run 200 times a second whatever its rate (~18 opens/s each), which cost ~1 % of a core
+  // per process (measured), half a core over the fleet. A timer that fires late fires every overdue event.
+  const maxSleepMs = options.maxSleepMs ?? 250;
   let i = 0;
   let maxLagMs = 0;
   while (i < total && !options.shouldStop?.()) {
@@ -54,7 +57,7 @@ export async function runOpenLoop(
       due = intendedTime(startMs, ratePerSec, i);
     }
     if (i >= total) break;
-    await clock.sleep(Math.max(0, Math.min(tickMs, due - clock.now())));
+    await clock.sleep(Math.max(0, Math.min(maxSleepMs, due - clock.now())));
   }
   return { fired: i, maxLagMs };
 }

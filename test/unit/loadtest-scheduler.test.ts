@@ -48,6 +48,19 @@ describe('loadtest open-loop scheduler', () => {
     for (const e of events) assert.ok(e.firedAt >= e.at);
   });
 
+  it('sleeps until the next event is due instead of waking in short ticks', async () => {
+    const clock = fakeClock();
+    let sleeps = 0;
+    const counting: Clock = { now: clock.now, sleep: (ms) => (sleeps++, clock.sleep(ms)) };
+    // 20 events at 20/s span a second: a generator that polls every few ms would sleep hundreds of times.
+    const result = await runOpenLoop(
+      { ratePerSec: 20, startMs: 1_000_000, total: 20, clock: counting },
+      () => undefined,
+    );
+    assert.equal(result.fired, 20);
+    assert.ok(sleeps <= 25, `slept ${sleeps} times for 20 events`);
+  });
+
   it('reports how far the generator itself fell behind', async () => {
     const clock = fakeClock();
     const result = await runOpenLoop({ ratePerSec: 10, startMs: 1_000_000, total: 5, clock }, (_at, i) => {
