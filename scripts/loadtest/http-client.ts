@@ -149,4 +149,9 @@ export class GatewayCursor {
     this.used++;
     return this.current;
   }
+
+  /** The current answer led to a full worker: the next connection asks the gateway again. */
+  forget(): void {
+    this.current = undefined;
+  }
 }

@@ -14,10 +14,25 @@ export interface OpenTask {
   intendedMs: number;
 }
 
+/**
+ * A worker at its connection cap answers the upgrade with 503 and the client is expected to ask the gateway
+ * again (the SDK does): the gateway's pick comes from connection counts published every few seconds, so a
+ * burst can fill a worker before the gateway hears of it. The generator does the same, a few times, within
+ * the connection timeout; the open latency, measured from the intended time, includes the retries.
+ */
+const RETRIES_ON_FULL = 3;
+
+interface Slot {
+  task: OpenTask;
+  conn: LoadConn | undefined;
+  at: number;
+  retries: number;
+}
+
 export class Opener {
   private readonly queue: OpenTask[] = [];
   private head = 0;
-  private readonly started = new Map<number, { conn: LoadConn | undefined; at: number }>();
+  private readonly started = new Map<number, Slot>();
   private readonly sweeper: NodeJS.Timeout;
   readonly conns: (LoadConn | undefined)[] = [];
   private readonly wrapped: ConnEvents;
@@ -36,7 +51,14 @@ export class Opener {
         events.open(conn);
       },
       fail: (k, reason) => {
-        const wasPending = this.started.has(k);
+        const slot = this.started.get(k);
+        if (slot && reason === 'http 503' && slot.retries < RETRIES_ON_FULL) {
+          slot.retries++;
+          this.conns[k] = undefined;
+          this.gateway.forget();
+          return this.launch(slot);
+        }
+        const wasPending = slot !== undefined;
         this.settle(k);
         this.conns[k] = undefined;
         if (wasPending) events.fail(k, reason);
@@ -78,11 +100,17 @@ export class Opener {
   }
 
   private start(task: OpenTask): void {
-    const slot = { conn: undefined as LoadConn | undefined, at: realClock.now() };
+    const slot: Slot = { task, conn: undefined, at: realClock.now(), retries: 0 };
     this.started.set(task.k, slot);
+    this.launch(slot);
+  }
+
+  private launch(slot: Slot): void {
+    const { task } = slot;
+    slot.conn = undefined;
     this.gateway.url(task.token).then(
       (url) => {
-        if (!this.started.has(task.k)) return; // timed out while asking the gateway
+        if (this.started.get(task.k) !== slot) return; // timed out while asking the gateway
         // --spread: the same worker port on another loopback address is a new 4-tuple space, no bind() needed.
         const spread = this.target.spread && task.source !== '';
         const conn = openConn(
