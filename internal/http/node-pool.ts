@@ -50,8 +50,13 @@ export class NodePool<R extends HttpRole> {
       nodes = this.lastKnown.nodes;
     if (nodes.length === 0) throw new CourierError('unavailable', `no ${this.role} node is available`);
     let lastError: unknown;
+    // One turn per call, and the retries walk on from it: with the shared counter read per attempt, calls
+    // running at the same time moved it between one call's attempts, and a retry could land on the node that
+    // had just refused (seen in the drain test: 503 from a draining dispatcher, then the same dispatcher
+    // again, and the message was left to the receiver's next sync).
+    const first = this.turn++ & 0x7fffffff;
     for (let i = 0; i < nodes.length; i++) {
-      const node = nodes[(this.turn++ & 0x7fffffff) % nodes.length] as { id: string; http: string };
+      const node = nodes[(first + i) % nodes.length] as { id: string; http: string };
       try {
         const options = requestId === undefined ? this.options : { ...this.options, requestId };
         return await postJson<T>(`${node.http}${path}`, body, options);

@@ -97,6 +97,35 @@ describe('drain plumbing', () => {
     peer.close();
   });
 
+  it('NodePool: a retry goes to another node even while other calls run at the same time', async () => {
+    // One node refuses (a draining dispatcher) a little later than it is asked; the other answers.
+    const refusing = createServer((_req, res) =>
+      setTimeout(() => {
+        res.writeHead(503, { 'content-type': 'application/json' });
+        res.end('{"error":{"code":"unavailable","message":"dispatcher is draining"}}');
+      }, 30),
+    );
+    const answering = createServer((_req, res) => res.end('{"ok":true}'));
+    const urlOf = async (server: typeof refusing) => {
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    };
+    const discovery = new StaticDiscovery();
+    await discovery.register({ role: 'dispatcher', id: 'd1', http: await urlOf(refusing) });
+    await discovery.register({ role: 'dispatcher', id: 'd2', http: await urlOf(answering) });
+    const pool = new NodePool('dispatcher', { key: 'k', timeoutMs: 2_000 }, discovery, silentLogger());
+    await pool.start();
+    try {
+      const answers = await Promise.allSettled(Array.from({ length: 20 }, () => pool.post('/x', {})));
+      const failed = answers.filter((a) => a.status === 'rejected');
+      assert.equal(failed.length, 0, `${failed.length} of 20 calls failed although d2 answers every call`);
+    } finally {
+      pool.close();
+      refusing.close();
+      answering.close();
+    }
+  });
+
   it('DispatchService: still pushes to a worker that left discovery until it is swept', async () => {
     const push = new PushServer(
       (items) => items.map((i) => ({ delivered: i.conns.length, missing: [] })),
