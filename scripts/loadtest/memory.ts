@@ -1,7 +1,7 @@
 // Server-side memory per connection: the RSS of the worker processes (from /proc, so it works for any
 // process on this machine without its cooperation) and Redis `used_memory`, each read before and after.
 // Also finds the server processes themselves (workers for RSS; every server process for CPU, see cpu.ts).
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 import { Etcd3 } from 'etcd3';
 import { Redis } from 'ioredis';
 import { list } from './args.js';
@@ -59,24 +59,54 @@ export function findPids(pattern: RegExp): number[] {
 /** Worker processes as `pgrep -f dist/cmd/worker` finds them; the all-in-one counts as a worker too. */
 export const WORKER_CMDLINE = /dist\/cmd\/(worker|courier)\/main\.js/;
 
-/** Socket inodes listening on a TCP port, from /proc/net/tcp{,6}. */
-function listeningInodes(port: number): Set<string> {
+/**
+ * Socket inodes listening on a TCP port, from /proc/net/tcp{,6}, read in chunks. Those files list every TCP
+ * socket of the machine: at a million connections they are ~300 MB of text, and reading them whole (once per
+ * node URL) took the push tool's memory to 1.3 GB, where the OOM killer ended it. The kernel lists the
+ * listening sockets first, so the read stops at the first line in another state; only when that finds
+ * nothing (a kernel that orders them otherwise) is the whole file scanned, still chunk by chunk.
+ */
+export function listeningInodes(port: number): Set<string> {
   const inodes = new Set<string>();
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue; // no IPv6 on this kernel
+  const scan = (stopAtFirstOther: boolean) => {
+    for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      forEachLine(file, (line) => {
+        const cols = line.trim().split(/\s+/);
+        const local = cols[1];
+        if (!local || cols[0] === 'sl') return true; // the header
+        if (cols[3] !== '0A') return !stopAtFirstOther; // 0A = LISTEN
+        if (parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port && cols[9]) inodes.add(cols[9]);
+        return true;
+      });
     }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      const local = cols[1];
-      if (!local || cols[3] !== '0A') continue; // 0A = LISTEN
-      if (parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port && cols[9]) inodes.add(cols[9]);
-    }
-  }
+  };
+  scan(true);
+  if (inodes.size === 0) scan(false);
   return inodes;
+}
+
+/** Calls `visit` with each line of a file until it returns false; a missing file has no lines. */
+function forEachLine(file: string, visit: (line: string) => boolean): void {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return; // no IPv6 on this kernel
+  }
+  try {
+    const chunk = Buffer.alloc(1 << 16);
+    let rest = '';
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      const text = rest + chunk.toString('latin1', 0, n);
+      const lines = text.split('\n');
+      rest = n === 0 ? '' : (lines.pop() ?? '');
+      for (const line of lines) if (line && !visit(line)) return;
+      if (n === 0) return;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
