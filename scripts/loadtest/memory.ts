@@ -60,29 +60,33 @@ export function findPids(pattern: RegExp): number[] {
 export const WORKER_CMDLINE = /dist\/cmd\/(worker|courier)\/main\.js/;
 
 /**
- * Socket inodes listening on a TCP port, from /proc/net/tcp{,6}, read in chunks. Those files list every TCP
- * socket of the machine: at a million connections they are ~300 MB of text, and reading them whole (once per
- * node URL) took the push tool's memory to 1.3 GB, where the OOM killer ended it. The kernel lists the
- * listening sockets first, so the read stops at the first line in another state; only when that finds
- * nothing (a kernel that orders them otherwise) is the whole file scanned, still chunk by chunk.
+ * Socket inodes of listening TCP sockets by port, from /proc/net/tcp{,6}, read in chunks. Those files list
+ * every TCP socket of the machine: at a million connections they are ~300 MB of text, and reading them whole
+ * (once per node URL) took the push tool's memory to 1.3 GB, where the OOM killer ended it. The kernel lists
+ * the listening sockets first, so with `listenersFirst` the read stops at the first line in another state.
  */
+function listeners(listenersFirst: boolean, onlyPort?: number): Map<number, Set<string>> {
+  const byPort = new Map<number, Set<string>>();
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    forEachLine(file, (line) => {
+      const cols = line.trim().split(/\s+/);
+      const local = cols[1];
+      if (!local || cols[0] === 'sl') return true; // the header
+      if (cols[3] !== '0A') return !listenersFirst; // 0A = LISTEN
+      const port = parseInt(local.slice(local.lastIndexOf(':') + 1), 16);
+      if (!cols[9] || (onlyPort !== undefined && port !== onlyPort)) return true;
+      let inodes = byPort.get(port);
+      if (!inodes) byPort.set(port, (inodes = new Set()));
+      inodes.add(cols[9]);
+      return true;
+    });
+  }
+  return byPort;
+}
+
+/** Socket inodes listening on `port`; the whole files are scanned only when the listeners-first read finds none. */
 export function listeningInodes(port: number): Set<string> {
-  const inodes = new Set<string>();
-  const scan = (stopAtFirstOther: boolean) => {
-    for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-      forEachLine(file, (line) => {
-        const cols = line.trim().split(/\s+/);
-        const local = cols[1];
-        if (!local || cols[0] === 'sl') return true; // the header
-        if (cols[3] !== '0A') return !stopAtFirstOther; // 0A = LISTEN
-        if (parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port && cols[9]) inodes.add(cols[9]);
-        return true;
-      });
-    }
-  };
-  scan(true);
-  if (inodes.size === 0) scan(false);
-  return inodes;
+  return listeners(true, port).get(port) ?? listeners(false, port).get(port) ?? new Set();
 }
 
 /** Calls `visit` with each line of a file until it returns false; a missing file has no lines. */
@@ -110,40 +114,62 @@ function forEachLine(file: string, visit: (line: string) => boolean): void {
 }
 
 /**
- * The pid that listens on `port`. Only node processes running courier are searched, and their listening
- * sockets are opened at start-up, so fds 0…255 of each are looked at first without listing the directory: at
- * a million connections each of 60 workers has ~17,000 fds, and listing them all for every node URL kept the
- * push tool busy for minutes. Only when that finds nothing is every fd of every process looked at.
+ * Which courier process listens on which port, for many ports at once: the listeners are read once, and the
+ * socket each fd 0…255 of every courier process points at is read once. Listening sockets are opened at
+ * start-up, so those low fds hold them; at a million connections each of 60 workers has ~17,000 fds, and
+ * listing them all for every node URL kept the push tool busy for minutes. Only a port or a socket these
+ * miss costs a full read (of the /proc/net files, or of every fd of every process).
  */
-export function pidListeningOn(port: number): number | null {
-  const inodes = listeningInodes(port);
-  if (inodes.size === 0) return null;
-  const pids = findPids(/dist\/cmd\//);
-  const holds = (pid: number, fd: string) => {
-    let link = '';
-    try {
-      link = readlinkSync(`/proc/${pid}/fd/${fd}`);
-    } catch {
-      return false; // no such fd, closed while we looked, or another user's process
+class PortOwners {
+  private readonly pids = findPids(/dist\/cmd\//);
+  private readonly listening = listeners(true);
+  private lowFds: Map<string, number> | undefined; // socket inode → pid
+
+  pidOf(port: number): number | null {
+    const inodes = this.listening.get(port) ?? listeningInodes(port);
+    if (inodes.size === 0) return null;
+    const low = (this.lowFds ??= this.socketsOf(() => Array.from({ length: 256 }, (_, fd) => String(fd))));
+    for (const inode of inodes) {
+      const pid = low.get(inode);
+      if (pid !== undefined) return pid;
     }
-    const m = /^socket:\[(\d+)\]$/.exec(link);
-    return m !== null && inodes.has(m[1] as string);
-  };
-  for (const pid of pids) for (let fd = 0; fd < 256; fd++) if (holds(pid, String(fd))) return pid;
-  for (const pid of pids) {
-    let fds: string[];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue; // another user's process, or gone
+    const all = this.socketsOf((pid) => readdirSync(`/proc/${pid}/fd`), inodes);
+    for (const inode of inodes) {
+      const pid = all.get(inode);
+      if (pid !== undefined) return pid;
     }
-    for (const fd of fds) if (holds(pid, fd)) return pid;
+    return null;
   }
-  return null;
+
+  /** Socket inode → pid over the given fds of every courier process (only `wanted` inodes, when given). */
+  private socketsOf(fdsOf: (pid: number) => string[], wanted?: Set<string>): Map<string, number> {
+    const owners = new Map<string, number>();
+    for (const pid of this.pids) {
+      let fds: string[];
+      try {
+        fds = fdsOf(pid);
+      } catch {
+        continue; // another user's process, or gone
+      }
+      for (const fd of fds) {
+        let link = '';
+        try {
+          link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          continue; // no such fd, or closed while we looked
+        }
+        const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+        if (inode === undefined || (wanted && !wanted.has(inode))) continue;
+        owners.set(inode, pid);
+        if (wanted) return owners; // the first process found holding one of them, as before
+      }
+    }
+    return owners;
+  }
 }
 
 /** The local pid serving a node's URL (worker: its ws URL; business, dispatcher: their http URL). */
-function pidOfUrl(value: string, field: 'ws' | 'http'): number | null {
+function pidOfUrl(owners: PortOwners, value: string, field: 'ws' | 'http'): number | null {
   let url = '';
   try {
     const parsed = JSON.parse(value) as Record<string, unknown>;
@@ -152,7 +178,7 @@ function pidOfUrl(value: string, field: 'ws' | 'http'): number | null {
     url = ''; // not a node record we understand; reported as unresolved by the caller
   }
   try {
-    return url ? pidListeningOn(Number(new URL(url).port || 80)) : null;
+    return url ? owners.pidOf(Number(new URL(url).port || 80)) : null;
   } catch {
     return null; // not a URL
   }
@@ -174,10 +200,11 @@ export async function pidsFromEtcd(
     const workers = new Set<number>();
     const all = new Set<number>();
     const unresolved: string[] = [];
+    const owners = new PortOwners();
     for (const [dir, field] of dirs) {
       const values = await client.getAll().prefix(`${prefix}${dir}`).strings();
       for (const [key, value] of Object.entries(values)) {
-        const pid = pidOfUrl(value, field);
+        const pid = pidOfUrl(owners, value, field);
         if (pid === null) unresolved.push(key);
         else {
           all.add(pid);
