@@ -131,6 +131,8 @@ async function run(): Promise<void> {
     host: HOST,
     ports: { business: await ports(PREFERRED.business), worker: await ports(PREFERRED.worker) },
     logLevel: process.env.COURIER_LOG_LEVEL ?? 'info',
+    // Load runs write millions of rows: with the tests' 32 MB pool, inserts waited on reads from disk.
+    mariadbBufferPoolMb: 512,
     startTimeoutMs: 60_000,
     onOutput: (node, chunk) => output.write(node, chunk),
     onExit: (node, code) => {

@@ -174,6 +174,20 @@ function blacklistContract(backend: Backend): void {
         assert.equal((await (instances[1] as Blacklist).check({ uid: 'race' }))?.auto, true);
     });
 
+    it('a check made after ban() or unban() returns sees it, whatever checks of the uid are still out', async () => {
+      const { bl } = make();
+      for (let round = 0; round < 3; round++) {
+        const early = Array.from({ length: 50 }, () => bl.check({ uid: 'racer' }));
+        await bl.ban('uid', 'racer', 30_000, 'race');
+        assert.equal((await bl.check({ uid: 'racer' }))?.reason, 'race', `round ${round}: banned`);
+        const during = Array.from({ length: 50 }, () => bl.check({ uid: 'racer' }));
+        await bl.unban('uid', 'racer');
+        assert.equal(await bl.check({ uid: 'racer' }), null, `round ${round}: unbanned`);
+        for (const answer of await Promise.all([...early, ...during]))
+          assert.ok(answer === null || answer.reason === 'race', 'every answer is one of the two states');
+      }
+    });
+
     // Redis only: the memory blacklist has no keys to inspect, so the test is not registered for it.
     const keyed = backend.shared;
     if (keyed)
@@ -285,6 +299,33 @@ const backends: [string, Backend][] = [
     }),
   ],
 ];
+
+describe('RedisBlacklist reads', () => {
+  let server: Awaited<ReturnType<typeof startRedis>>;
+  let client: RedisClient;
+  before(async () => {
+    server = await startRedis();
+    client = createRedis(configSchema.parse({ redis: { url: server.url } }).redis);
+  });
+  after(async () => {
+    await client.quit();
+    await server.stop();
+  });
+
+  const hmgets = async () =>
+    Number(/cmdstat_hmget:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
+
+  it('checks of one uid made while a read of it is out share that read', async () => {
+    const bl = new RedisBlacklist({ prefix: `${uniqueId('courier-test-')}:` }, client);
+    await bl.ban('uid', 'hot', 30_000, 'x');
+    const before = await hmgets();
+    const answers = await Promise.all(Array.from({ length: 200 }, () => bl.check({ uid: 'hot' })));
+    assert.ok(answers.every((a) => a?.reason === 'x'));
+    const reads = (await hmgets()) - before;
+    assert.ok(reads >= 1 && reads <= 2, `200 concurrent checks of one uid took ${reads} HMGETs`);
+    await bl.close();
+  });
+});
 
 for (const [name, backend] of backends) {
   describe(name, () => {

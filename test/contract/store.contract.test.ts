@@ -236,6 +236,33 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>, multiN
       assert.equal(await s.lastSeq('c'), 21);
     });
 
+    it('group commit: one batch over many conversations moves each one and each sender on its own', async () => {
+      const batches: number[] = [];
+      const s = await watchedStore(500, (rows) => batches.push(rows));
+      const convs = Array.from({ length: 40 }, () => uniqueId('mix'));
+      await Promise.all(
+        convs.map((c, i) => s.ensureConversation({ id: c, kind: 'direct', members: [`a${i}`, `b${i}`] })),
+      );
+      batches.length = 0;
+      // Conversation i: a{i} sends i+1 messages, then b{i} sends one when i is even; all in one burst.
+      const sent: NewMessage[] = [];
+      convs.forEach((c, i) => {
+        for (let seq = 1; seq <= i + 1; seq++) sent.push(message(c, seq, { from: `a${i}`, to: [`b${i}`] }));
+        if (i % 2 === 0) sent.push(message(c, i + 2, { from: `b${i}`, to: [`a${i}`] }));
+      });
+      await Promise.all(sent.map((m) => s.append(m)));
+      assert.ok(batches.length <= 3, `expected one or a few batches, got ${batches.join(',')}`);
+      for (const [i, c] of convs.entries()) {
+        const last = i % 2 === 0 ? i + 2 : i + 1;
+        assert.equal((await s.getConversation(c))?.lastSeq, last, `last seq of conversation ${i}`);
+        const unread = async (uid: string) =>
+          (await s.listConversations(uid, 10, null)).items.find((x) => x.conversation.id === c)?.unread;
+        // A sender has read up to their own last message; the other member has read nothing.
+        assert.equal(await unread(`a${i}`), i % 2 === 0 ? 1 : 0, `unread of a${i}`);
+        assert.equal(await unread(`b${i}`), i % 2 === 0 ? 0 : i + 1, `unread of b${i}`);
+      }
+    });
+
     it('last seq and updatedAt never move backwards', async () => {
       const conv = uniqueId('c');
       await direct(conv);

@@ -31,6 +31,7 @@ export interface ClusterOptions {
   ports?: Partial<Record<ClusterRole, number[]>>; // port of the n-th node of a role; absent or 0 = any free port
   env?: Record<string, string>; // more COURIER_* variables for every node
   logLevel?: string; // COURIER_LOG_LEVEL of every node (default warn)
+  mariadbBufferPoolMb?: number; // InnoDB buffer pool of the cluster's mariadbd (default: startMariaDb's)
   startTimeoutMs?: number; // per node: registered in etcd and /readyz answering 200 (default 30_000)
   onOutput?: (node: ClusterNode, chunk: string) => void; // everything a node prints, as it prints it
   onExit?: (node: ClusterNode, code: number | null) => void; // a node ended without kill()/stop()
@@ -74,7 +75,11 @@ export class LocalCluster {
 
   /** Starts the servers, creates and migrates the database, then every role process at once. */
   static async start(options: ClusterOptions = {}): Promise<LocalCluster> {
-    const servers = await Promise.allSettled([startRedis(), startEtcd(), startMariaDb()] as const);
+    const servers = await Promise.allSettled([
+      startRedis(),
+      startEtcd(),
+      startMariaDb({ bufferPoolMb: options.mariadbBufferPoolMb }),
+    ] as const);
     const [redis, etcd, mariadb] = servers;
     if (redis.status !== 'fulfilled' || etcd.status !== 'fulfilled' || mariadb.status !== 'fulfilled') {
       await Promise.allSettled(servers.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));

@@ -43,7 +43,11 @@ function installDataDir(datadir: string, tmpdir: string): void {
   }
 }
 
-export async function startMariaDb(): Promise<MariaDb> {
+export interface MariaDbOptions {
+  bufferPoolMb?: number | undefined; // InnoDB buffer pool (default 32: enough for any test's data)
+}
+
+export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaDb> {
   const dir = tempDir('mariadb');
   const datadir = join(dir.path, 'data');
   installDataDir(datadir, dir.path);
@@ -58,7 +62,7 @@ export async function startMariaDb(): Promise<MariaDb> {
     `--tmpdir=${dir.path}`,
     '--skip-name-resolve',
     '--skip-log-bin',
-    '--innodb-buffer-pool-size=32M',
+    `--innodb-buffer-pool-size=${options.bufferPoolMb ?? 32}M`,
     ...(isRoot ? ['--user=root'] : []), // mariadbd refuses to run as root otherwise
   ]);
   // If the test process dies without calling stop(), do not leave the server running.
