@@ -15,7 +15,7 @@ import {
 } from './customer-service-repo.js';
 import { ConversationWriter, MAX_CONVERSATIONS_PER_BATCH } from './conversation-writer.js';
 import { GroupCommit } from './group-commit.js';
-import { MessageWriter } from './message-writer.js';
+import { MessageWriter, type Atomically } from './message-writer.js';
 import { decodeCursor, encodeCursor, joinedLastMessage, rowToConversation, rowToMessage } from './rows.js';
 import { MAX_ID_LENGTH, migrateToLatest, type Database } from './schema.js';
 import { readWordList, readWordListVersion, writeWordList } from './sensitive-words-repo.js';
@@ -40,6 +40,8 @@ export interface KyselyStoreOptions {
   replica?: Kysely<Database> | undefined;
   dialect: StoreDialect;
   groupCommitMaxRows: number; // rows per multi-row INSERT
+  /** A one-trip transaction where the driver has one (the SQLite thread); else kysely's transaction. */
+  atomically?: Atomically | undefined;
   logger: Logger;
 }
 
@@ -61,7 +63,7 @@ export class KyselyStore implements Store {
     this.dialect = options.dialect;
     this.logger = options.logger;
     const maxRows = Math.min(options.groupCommitMaxRows, MAX_ROWS_PER_INSERT);
-    const writer = new MessageWriter(this.db, this.dialect, this.logger);
+    const writer = new MessageWriter(this.db, this.dialect, this.logger, options.atomically);
     this.commits = new GroupCommit(maxRows, (batch) => writer.write(batch), this.logger);
     const conversations = new ConversationWriter(this.db, this.dialect, this.logger);
     this.conversations = new GroupCommit(

@@ -1,6 +1,6 @@
 // The write side of group commit: stores a batch of messages in one transaction and moves each touched
 // conversation's last seq, falling back to row-by-row inserts so that one bad row fails alone.
-import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import type { Logger } from '../log/logger.js';
 import { transact, type StoreDialect } from './dialect.js';
 import { DuplicateMessageIdError, DuplicateSeqError } from './errors.js';
@@ -8,21 +8,29 @@ import { messageToRow, rowToMessage } from './rows.js';
 import type { Database, MessagesTable } from './schema.js';
 import { DuplicateClientMsgIdError, type NewMessage } from './store.js';
 
+/** Runs statements as one transaction (all or nothing) without kysely's round trip per statement. */
+export type Atomically = (statements: readonly CompiledQuery[]) => Promise<void>;
+
 export class MessageWriter {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: StoreDialect,
     private readonly logger: Logger,
+    private readonly atomically?: Atomically,
   ) {}
 
-  private transact(work: (trx: Transaction<Database>) => Promise<void>): Promise<void> {
-    return transact(this.db, this.dialect, this.logger, work);
+  private insert(batch: NewMessage[]): Promise<void> {
+    const statements = this.statements(batch);
+    if (this.atomically) return this.atomically(statements);
+    return transact(this.db, this.dialect, this.logger, async (trx) => {
+      for (const statement of statements) await trx.executeQuery(statement);
+    });
   }
 
   /** One entry per message, in order: null when committed, else the error of that message. */
   async write(batch: NewMessage[]): Promise<Array<Error | null>> {
     try {
-      await this.transact((trx) => this.insert(trx, batch));
+      await this.insert(batch);
       return batch.map(() => null);
     } catch (err) {
       if (!this.dialect.isUniqueViolation(err)) throw err; // e.g. connection lost: the whole batch fails
@@ -31,7 +39,7 @@ export class MessageWriter {
     const results: Array<Error | null> = [];
     for (const message of batch) {
       try {
-        await this.transact((trx) => this.insert(trx, [message]));
+        await this.insert([message]);
         results.push(null);
       } catch (err) {
         results.push(this.dialect.isUniqueViolation(err) ? await this.explain(message, err) : toError(err));
@@ -40,7 +48,7 @@ export class MessageWriter {
     return results;
   }
 
-  private async insert(trx: Transaction<Database>, batch: NewMessage[]): Promise<void> {
+  private statements(batch: NewMessage[]): CompiledQuery[] {
     const touched = new Map<string, { seq: number; ts: number }>();
     // The sender has read their own message: their read seq moves with it, in the same transaction, so
     // their own messages never count as unread (unread = last seq − read seq).
@@ -63,16 +71,17 @@ export class MessageWriter {
     // a 100-row INSERT node by node (and freezing every node) was a tenth of the send path's CPU and much of
     // its garbage. Both dialects take `?` placeholders and these unquoted names.
     const convs = [...touched].sort(([a], [b]) => compare(a, b));
-    await trx.executeQuery(this.moveConversations(convs));
+    const statements = [this.moveConversations(convs)];
     // One statement for all the senders of the batch, each row with its own seq.
     const readers = [...sent.values()].sort((a, b) => compare(a.conversation, b.conversation));
-    if (readers.length > 0) await trx.executeQuery(this.moveReadSeqs(readers));
+    if (readers.length > 0) statements.push(this.moveReadSeqs(readers));
     const rows: unknown[] = [];
     for (const m of batch) {
       const row = messageToRow(m);
       for (const column of MESSAGE_COLUMNS) rows.push(row[column]);
     }
-    await trx.executeQuery(CompiledQuery.raw(insertSql(batch.length), rows));
+    statements.push(CompiledQuery.raw(insertSql(batch.length), rows));
+    return statements;
   }
 
   // Both statements give each row its own values in one statement, in a form whose cost grows linearly with

@@ -22,8 +22,10 @@ export function openSqlite(path: string, log?: KyselyConfig['log']): Kysely<Data
 
 /** A store on a SQLite file; call `migrate()` before use (createStore does). */
 export function createSqliteStore(options: SqliteStoreOptions, logger: Logger): KyselyStore {
+  const dialect = new SqliteThreadDialect(options.path);
   return new KyselyStore({
-    db: openSqlite(options.path),
+    db: new Kysely<Database>({ dialect }),
+    atomically: (statements) => dialect.transaction(statements),
     dialect: sqliteDialect,
     groupCommitMaxRows: options.groupCommitMaxRows,
     logger,

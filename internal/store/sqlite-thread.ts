@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
-import type { ThreadReply, ThreadRequest } from './sqlite-thread-protocol.js';
+import type { Statement, ThreadReply, ThreadRequest } from './sqlite-thread-protocol.js';
 
 const BUSY_TIMEOUT_MS = 5_000; // wait this long for another process's write lock before SQLITE_BUSY
 const STATEMENT_CACHE = 256; // prepared statements kept; kysely compiles the same few shapes over and over
@@ -30,10 +30,19 @@ function prepare(sql: string): SQLite.Statement {
   return stmt;
 }
 
+// BEGIN … COMMIT around the statements, ROLLBACK when one throws (better-sqlite3's transaction function).
+const runAll = db.transaction((statements: Statement[]) => {
+  for (const s of statements) prepare(s.sql).run(s.params);
+});
+
 function run(req: ThreadRequest): ThreadReply {
   try {
     if (req.op === 'close') {
       db.close();
+      return { id: req.id, ok: true, rows: [] };
+    }
+    if (req.op === 'transaction') {
+      runAll(req.statements);
       return { id: req.id, ok: true, rows: [] };
     }
     const stmt = prepare(req.sql);

@@ -236,14 +236,14 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>, multiN
       assert.equal(await s.lastSeq('c'), 21);
     });
 
-    it('group commit: one batch over many conversations moves each one and each sender on its own', async () => {
-      const batches: number[] = [];
-      const s = await watchedStore(500, (rows) => batches.push(rows));
+    // Run on a hand-built store (its query log counts the batches) and on one from createStore, which for
+    // SQLite sends each group commit to the SQLite thread as one transaction.
+    const mixedBatch = async (s: Store, batches?: number[]) => {
       const convs = Array.from({ length: 40 }, () => uniqueId('mix'));
       await Promise.all(
         convs.map((c, i) => s.ensureConversation({ id: c, kind: 'direct', members: [`a${i}`, `b${i}`] })),
       );
-      batches.length = 0;
+      if (batches) batches.length = 0;
       // Conversation i: a{i} sends i+1 messages, then b{i} sends one when i is even; all in one burst.
       const sent: NewMessage[] = [];
       convs.forEach((c, i) => {
@@ -251,16 +251,44 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>, multiN
         if (i % 2 === 0) sent.push(message(c, i + 2, { from: `b${i}`, to: [`a${i}`] }));
       });
       await Promise.all(sent.map((m) => s.append(m)));
-      assert.ok(batches.length <= 3, `expected one or a few batches, got ${batches.join(',')}`);
+      if (batches) assert.ok(batches.length <= 3, `expected one or a few batches, got ${batches.join(',')}`);
       for (const [i, c] of convs.entries()) {
         const last = i % 2 === 0 ? i + 2 : i + 1;
         assert.equal((await s.getConversation(c))?.lastSeq, last, `last seq of conversation ${i}`);
+        assert.deepEqual((await s.history(c, 0, 100)).messages.length, last, `history of conversation ${i}`);
         const unread = async (uid: string) =>
           (await s.listConversations(uid, 10, null)).items.find((x) => x.conversation.id === c)?.unread;
         // A sender has read up to their own last message; the other member has read nothing.
         assert.equal(await unread(`a${i}`), i % 2 === 0 ? 1 : 0, `unread of a${i}`);
         assert.equal(await unread(`b${i}`), i % 2 === 0 ? 0 : i + 1, `unread of b${i}`);
       }
+    };
+
+    it('group commit: one batch over many conversations moves each one and each sender on its own', async () => {
+      const batches: number[] = [];
+      await mixedBatch(await watchedStore(500, (rows) => batches.push(rows)), batches);
+      await mixedBatch(store);
+    });
+
+    it('group commit: a batch with a duplicate is rolled back whole, then committed row by row', async () => {
+      const conv = uniqueId('dup');
+      await direct(conv);
+      for (let seq = 1; seq <= 3; seq++) await store.append(message(conv, seq));
+      // bob "sends" seq 3 again in the same burst as alice's seq 4: the multi-row transaction fails on it and
+      // must leave nothing behind (had its read-seq update stayed, bob would have read up to 3).
+      const results = await Promise.allSettled([
+        store.append(message(conv, 4)),
+        store.append(message(conv, 3, { from: 'bob', to: ['alice'] })),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'rejected'],
+      );
+      assert.equal((await store.history(conv, 0, 10)).messages.map((m) => m.seq).join(), '1,2,3,4');
+      const bob = (await store.listConversations('bob', 50, null)).items.find(
+        (i) => i.conversation.id === conv,
+      );
+      assert.equal(bob?.unread, 4, 'bob has read nothing');
     });
 
     it('last seq and updatedAt never move backwards', async () => {
