@@ -15,7 +15,7 @@ import {
 } from './customer-service-repo.js';
 import { ConversationWriter, MAX_CONVERSATIONS_PER_BATCH } from './conversation-writer.js';
 import { GroupCommit } from './group-commit.js';
-import { MessageWriter, type Atomically } from './message-writer.js';
+import { MessageWriter, type OneTrip } from './message-writer.js';
 import { decodeCursor, encodeCursor, joinedLastMessage, rowToConversation, rowToMessage } from './rows.js';
 import { MAX_ID_LENGTH, migrateToLatest, type Database } from './schema.js';
 import { readWordList, readWordListVersion, writeWordList } from './sensitive-words-repo.js';
@@ -40,8 +40,8 @@ export interface KyselyStoreOptions {
   replica?: Kysely<Database> | undefined;
   dialect: StoreDialect;
   groupCommitMaxRows: number; // rows per multi-row INSERT
-  /** A one-trip transaction where the driver has one (the SQLite thread); else kysely's transaction. */
-  atomically?: Atomically | undefined;
+  /** Group commits in one round trip (message-writer.ts); without it, through kysely's transaction. */
+  oneTrip?: OneTrip | undefined;
   logger: Logger;
 }
 
@@ -63,7 +63,7 @@ export class KyselyStore implements Store {
     this.dialect = options.dialect;
     this.logger = options.logger;
     const maxRows = Math.min(options.groupCommitMaxRows, MAX_ROWS_PER_INSERT);
-    const writer = new MessageWriter(this.db, this.dialect, this.logger, options.atomically);
+    const writer = new MessageWriter(this.db, this.dialect, this.logger, options.oneTrip);
     this.commits = new GroupCommit(maxRows, (batch) => writer.write(batch), this.logger);
     const conversations = new ConversationWriter(this.db, this.dialect, this.logger);
     this.conversations = new GroupCommit(
@@ -295,6 +295,7 @@ export class KyselyStore implements Store {
     await Promise.all([this.commits.idle(), this.conversations.idle()]);
     const results = await Promise.allSettled([
       this.options.replica?.destroy() ?? Promise.resolve(),
+      this.options.oneTrip?.close() ?? Promise.resolve(),
       this.db.destroy(),
     ]);
     for (const r of results) if (r.status === 'rejected') this.logger.warn({ err: r.reason }, 'store close');

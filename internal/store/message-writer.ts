@@ -8,20 +8,39 @@ import { messageToRow, rowToMessage } from './rows.js';
 import type { Database, MessagesTable } from './schema.js';
 import { DuplicateClientMsgIdError, type NewMessage } from './store.js';
 
-/** Runs statements as one transaction (all or nothing) without kysely's round trip per statement. */
-export type Atomically = (statements: readonly CompiledQuery[]) => Promise<void>;
+/**
+ * Runs statements as one transaction (all or nothing) in one round trip to the database, instead of
+ * kysely's one per statement plus BEGIN and COMMIT. Each trip is a write and a read on a socket or a
+ * thread's port, which under load waits for a turn of the event loop and at low load costs more CPU than
+ * the statements (SQLite thread and MySQL both, measured: BENCHMARKS.md).
+ */
+export interface OneTrip {
+  run(statements: readonly CompiledQuery[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+const TRANSACTION_RUNS = 3; // as dialect.ts's transact: a deadlock victim is run again
 
 export class MessageWriter {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: StoreDialect,
     private readonly logger: Logger,
-    private readonly atomically?: Atomically,
+    private readonly oneTrip?: OneTrip,
   ) {}
 
-  private insert(batch: NewMessage[]): Promise<void> {
+  private async insert(batch: NewMessage[]): Promise<void> {
     const statements = this.statements(batch);
-    if (this.atomically) return this.atomically(statements);
+    if (this.oneTrip) {
+      for (let run = 1; ; run++) {
+        try {
+          return await this.oneTrip.run(statements);
+        } catch (err) {
+          if (run >= TRANSACTION_RUNS || !this.dialect.isRetryable(err)) throw err;
+          this.logger.warn({ err, run }, 'store transaction aborted by the database, running it again');
+        }
+      }
+    }
     return transact(this.db, this.dialect, this.logger, async (trx) => {
       for (const statement of statements) await trx.executeQuery(statement);
     });

@@ -1,11 +1,13 @@
 // The distributed store: MySQL/MariaDB through a mysql2 pool, with an optional read replica for history.
-import { Kysely, MysqlDialect, sql, type KyselyConfig } from 'kysely';
-import { createPool } from 'mysql2';
+import { Kysely, MysqlDialect, sql, type CompiledQuery, type KyselyConfig } from 'kysely';
+import { createPool, type PoolOptions } from 'mysql2';
+import { createPool as createPromisePool, type Pool as PromisePool } from 'mysql2/promise';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { mysqlDialect } from './dialect.js';
 import { StoreConfigError } from './errors.js';
 import { KyselyStore } from './kysely-store.js';
+import type { OneTrip } from './message-writer.js';
 import type { Database } from './schema.js';
 
 export interface MysqlStoreOptions {
@@ -53,14 +55,53 @@ export function openMysql(
   log?: KyselyConfig['log'],
 ): Kysely<Database> {
   checkUrl(url, key);
-  const pool = createPool({
+  const pool = createPool(poolOptions(url, poolSize));
+  return new Kysely<Database>({ dialect: new MysqlDialect({ pool }), ...(log ? { log } : {}) });
+}
+
+function poolOptions(url: string, poolSize: number): PoolOptions {
+  return {
     uri: url,
     connectionLimit: poolSize,
     connectTimeout: CONNECT_TIMEOUT_MS,
     charset: 'utf8mb4', // ids and content may hold any Unicode, emoji included
     supportBigNumbers: true, // BIGINT past 2^53 as a string rather than a silently rounded number
-  });
-  return new Kysely<Database>({ dialect: new MysqlDialect({ pool }), ...(log ? { log } : {}) });
+  };
+}
+
+/**
+ * Group commits as one multi-statement query: START TRANSACTION, the statements and COMMIT in one packet,
+ * one reply. MySQL stops at the first failing statement and leaves the transaction open, so a failure is
+ * followed by ROLLBACK (or, if that fails too, the connection is dropped, which rolls back). Its own pool
+ * of one connection (group commit writes one batch at a time), so multipleStatements stays off for every
+ * other query.
+ */
+export class MysqlOneTrip implements OneTrip {
+  private readonly pool: PromisePool;
+
+  constructor(url: string) {
+    this.pool = createPromisePool({ ...poolOptions(url, 1), multipleStatements: true });
+  }
+
+  async run(statements: readonly CompiledQuery[]): Promise<void> {
+    const text = ['start transaction', ...statements.map((s) => s.sql), 'commit'].join(';\n');
+    const params = statements.flatMap((s) => s.parameters);
+    const conn = await this.pool.getConnection();
+    let usable = true;
+    try {
+      await conn.query(text, params);
+    } catch (err) {
+      await conn.query('rollback').catch(() => (usable = false));
+      throw err;
+    } finally {
+      if (usable) conn.release();
+      else conn.destroy();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
 }
 
 /** Fails with an error naming `key` when the server cannot be reached or refuses the credentials. */
@@ -89,6 +130,7 @@ export async function createMysqlStore(options: MysqlStoreOptions, logger: Logge
   return new KyselyStore({
     db,
     replica,
+    oneTrip: new MysqlOneTrip(options.url),
     dialect: mysqlDialect,
     groupCommitMaxRows: options.groupCommitMaxRows,
     logger,

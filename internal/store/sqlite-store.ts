@@ -25,7 +25,8 @@ export function createSqliteStore(options: SqliteStoreOptions, logger: Logger): 
   const dialect = new SqliteThreadDialect(options.path);
   return new KyselyStore({
     db: new Kysely<Database>({ dialect }),
-    atomically: (statements) => dialect.transaction(statements),
+    // The thread closes with the Kysely instance.
+    oneTrip: { run: (statements) => dialect.transaction(statements), close: async () => {} },
     dialect: sqliteDialect,
     groupCommitMaxRows: options.groupCommitMaxRows,
     logger,
