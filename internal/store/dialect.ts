@@ -79,15 +79,24 @@ export const mysqlDialect: StoreDialect = {
 const TRANSACTION_RUNS = 3; // a deadlock victim is run again, up to this many runs in all
 
 /** Runs `work` in a transaction, and again when the database aborted it to break a deadlock. */
-export async function transact<DB, T>(
+export function transact<DB, T>(
   db: Kysely<DB>,
   dialect: StoreDialect,
   logger: Logger,
   work: (trx: Transaction<DB>) => Promise<T>,
 ): Promise<T> {
+  return retryAborted(dialect, logger, () => db.transaction().execute(work));
+}
+
+/** Runs a whole transaction, and again when the database aborted it to break a deadlock. */
+export async function retryAborted<T>(
+  dialect: StoreDialect,
+  logger: Logger,
+  transaction: () => Promise<T>,
+): Promise<T> {
   for (let run = 1; ; run++) {
     try {
-      return await db.transaction().execute(work);
+      return await transaction();
     } catch (err) {
       if (run >= TRANSACTION_RUNS || !dialect.isRetryable(err)) throw err;
       logger.warn({ err, run }, 'store transaction aborted by the database, running it again');

@@ -2,7 +2,7 @@
 // conversation's last seq, falling back to row-by-row inserts so that one bad row fails alone.
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { Logger } from '../log/logger.js';
-import { transact, type StoreDialect } from './dialect.js';
+import { retryAborted, transact, type StoreDialect } from './dialect.js';
 import { DuplicateMessageIdError, DuplicateSeqError } from './errors.js';
 import { messageToRow, rowToMessage } from './rows.js';
 import type { Database, MessagesTable } from './schema.js';
@@ -19,8 +19,6 @@ export interface OneTrip {
   close(): Promise<void>;
 }
 
-const TRANSACTION_RUNS = 3; // as dialect.ts's transact: a deadlock victim is run again
-
 export class MessageWriter {
   constructor(
     private readonly db: Kysely<Database>,
@@ -29,18 +27,10 @@ export class MessageWriter {
     private readonly oneTrip?: OneTrip,
   ) {}
 
-  private async insert(batch: NewMessage[]): Promise<void> {
+  private insert(batch: NewMessage[]): Promise<void> {
     const statements = this.statements(batch);
-    if (this.oneTrip) {
-      for (let run = 1; ; run++) {
-        try {
-          return await this.oneTrip.run(statements);
-        } catch (err) {
-          if (run >= TRANSACTION_RUNS || !this.dialect.isRetryable(err)) throw err;
-          this.logger.warn({ err, run }, 'store transaction aborted by the database, running it again');
-        }
-      }
-    }
+    const oneTrip = this.oneTrip;
+    if (oneTrip) return retryAborted(this.dialect, this.logger, () => oneTrip.run(statements));
     return transact(this.db, this.dialect, this.logger, async (trx) => {
       for (const statement of statements) await trx.executeQuery(statement);
     });

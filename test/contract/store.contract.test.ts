@@ -255,7 +255,7 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>, multiN
       for (const [i, c] of convs.entries()) {
         const last = i % 2 === 0 ? i + 2 : i + 1;
         assert.equal((await s.getConversation(c))?.lastSeq, last, `last seq of conversation ${i}`);
-        assert.deepEqual((await s.history(c, 0, 100)).messages.length, last, `history of conversation ${i}`);
+        assert.equal((await s.history(c, 0, 100)).messages.length, last, `history of conversation ${i}`);
         const unread = async (uid: string) =>
           (await s.listConversations(uid, 10, null)).items.find((x) => x.conversation.id === c)?.unread;
         // A sender has read up to their own last message; the other member has read nothing.
