@@ -180,13 +180,23 @@ function contract(name: string, makeBackend: () => Promise<Backend>): void {
         content: `m${seq}`,
         ts: Date.now(),
       });
-      // One group-commit batch with two senders, then a later batch.
-      await Promise.all([store.append(m(1, 'ann')), store.append(m(2, 'ann')), store.append(m(3, 'bob'))]);
-      await store.append(m(4, 'bob'));
+      // One group-commit batch with two senders, then a later batch. The store does not check membership
+      // (business does), and a sender who is no member (an agent handed over while its message was on the
+      // way) must not become one by having their read seq moved.
+      const outsider = uniqueId('zed');
+      await Promise.all([
+        store.append(m(1, 'ann')),
+        store.append(m(2, 'ann')),
+        store.append(m(3, 'bob')),
+        store.append({ ...m(4, outsider), to: ['ann', 'bob'] }),
+      ]);
+      await store.append(m(5, 'bob'));
       const unread = async (uid: string) =>
         (await store.listConversations(uid, 10, null)).items.find((i) => i.conversation.id === conv);
-      assert.deepEqual([(await unread('ann'))?.readSeq, (await unread('ann'))?.unread], [2, 2]);
-      assert.deepEqual([(await unread('bob'))?.readSeq, (await unread('bob'))?.unread], [4, 0]);
+      assert.deepEqual([(await unread('ann'))?.readSeq, (await unread('ann'))?.unread], [2, 3]);
+      assert.deepEqual([(await unread('bob'))?.readSeq, (await unread('bob'))?.unread], [5, 0]);
+      assert.deepEqual((await store.listConversations(outsider, 10, null)).items, []);
+      assert.equal(await store.sharesConversation(outsider, 'ann'), false);
       assert.equal(await store.markRead(conv, 'ann', 1), 2, 'a read receipt never moves it back');
     });
 

@@ -7,6 +7,8 @@ import { ensureBinary, freePort, spawnServer, tempDir, waitFor } from './servers
 
 export interface MariaDb {
   port: number;
+  /** The server's process id (benchmarks read its CPU time from /proc). */
+  pid: number;
   /** URL of the server without a database (root, no password, 127.0.0.1). */
   serverUrl: string;
   /** Creates the database `name` when missing and returns its URL for `store.mysql.url`. */
@@ -103,6 +105,7 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
 
   return {
     port,
+    pid: server.child.pid as number,
     serverUrl,
     stop,
     createDatabase: async (name) => {
