@@ -14,6 +14,11 @@ import { RegState, type Connection } from './connection.js';
 // stale field left by a failed remove is reported as `missing` by deliver and cleaned by the dispatcher.
 
 const CHUNK = 1000; // entries per registry call (one Redis pipeline each)
+// The periodic refresh writes this many entries per call, its calls spread over half the refresh period.
+// Sent back to back, the passes of 8 workers holding 100,000 connections put 200,000 commands into Redis
+// at once every minute; dispatchers' lookups queued behind them and every message stalled for about a
+// second (measured: p99 at 1,400 msg/s 1.1 s with the burst, BENCHMARKS.md).
+const PACED_CHUNK = 100;
 
 export class RegistryBatcher {
   private adds: Connection[] = [];
@@ -22,18 +27,20 @@ export class RegistryBatcher {
   private scheduled: NodeJS.Immediate | null = null;
   private flushing: Promise<void> | null = null;
   private refreshing: Promise<void> | null = null;
+  private hurry = false; // the running pass stops pacing itself: a registry loss to heal, or stop()
+  private wake: (() => void) | null = null; // ends the running pass's pause early
   private readonly interval: NodeJS.Timeout;
 
   constructor(
     private readonly registry: Registry,
     private readonly workerId: string,
-    refreshMs: number,
+    private readonly refreshMs: number,
     private readonly log: Logger,
-    /** The connections the worker holds right now (a live iterator over its map). */
-    private readonly held: () => Iterable<Connection>,
+    /** The connections the worker holds (its live map). */
+    private readonly held: ReadonlyMap<string, Connection>,
   ) {
     this.interval = setInterval(() => {
-      this.refreshAll().catch((err: unknown) => this.log.error({ err }, 'registry refresh failed'));
+      this.pass().catch((err: unknown) => this.log.error({ err }, 'registry refresh failed'));
     }, refreshMs);
     this.interval.unref();
   }
@@ -57,14 +64,25 @@ export class RegistryBatcher {
   }
 
   /**
-   * Re-puts every held connection. This is the worker's one periodic pass over all its connections: it
-   * extends the registry keys' expiry and heals a registry that lost its data. It is bounded: chunks of
-   * CHUNK entries, one call in flight at a time, and a pass never overlaps the previous one, so a worker
-   * with a million connections sends 1000 sequential calls per period rather than a burst.
+   * Re-puts every held connection now, as fast as the registry answers (one call of CHUNK entries in flight
+   * at a time), to heal a registry that lost its data. A periodic pass already running joins in and stops
+   * pacing itself.
    */
   refreshAll(): Promise<void> {
+    this.hurry = true;
+    this.wake?.();
+    return this.pass();
+  }
+
+  /**
+   * The worker's one periodic pass over all its connections: it extends the registry keys' expiry and heals
+   * a registry that lost its data. A pass never overlaps the previous one and, unless hurried, spreads its
+   * calls of PACED_CHUNK entries over half the refresh period.
+   */
+  private pass(): Promise<void> {
     this.refreshing ??= this.runRefresh().finally(() => {
       this.refreshing = null;
+      this.hurry = false;
     });
     return this.refreshing;
   }
@@ -72,6 +90,8 @@ export class RegistryBatcher {
   /** Stops the refresh timer and resolves once every queued add and remove has been sent. */
   async stop(): Promise<void> {
     clearInterval(this.interval);
+    this.hurry = true;
+    this.wake?.();
     for (;;) {
       if (this.flushing) {
         await this.flushing;
@@ -131,21 +151,35 @@ export class RegistryBatcher {
     let chunk: RegistryEntry[] = [];
     let failed = 0;
     let lastError: unknown;
+    const gapMs = this.refreshMs / 2 / Math.max(1, Math.ceil(this.held.size / PACED_CHUNK));
+    let sent = 0;
     const send = async () => {
       const entries = chunk;
       chunk = [];
+      if (sent++ > 0 && !this.hurry) await this.pause(gapMs);
       await this.registry.refresh(entries).catch((err: unknown) => {
         failed += entries.length;
         lastError = err;
       });
     };
     // Map iterators tolerate deletes and inserts between the awaits: closed connections are skipped.
-    for (const conn of this.held()) {
+    for (const conn of this.held.values()) {
       if (conn.reg !== RegState.added) continue;
       chunk.push(conn.entry(this.workerId));
-      if (chunk.length >= CHUNK) await send();
+      if (chunk.length >= (this.hurry ? CHUNK : PACED_CHUNK)) await send();
     }
     if (chunk.length > 0) await send();
     if (failed > 0) this.log.warn({ err: errorMessage(lastError), failed }, 'registry refresh incomplete');
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wake?.(), ms).unref();
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+    });
   }
 }

@@ -98,9 +98,7 @@ export class WsGateway {
       (conn, code, reason) => this.closeConn(conn, code, reason),
       deps.metrics,
     );
-    this.batcher = new RegistryBatcher(deps.registry, o.workerId, o.refreshMs, this.log, () =>
-      this.conns.values(),
-    );
+    this.batcher = new RegistryBatcher(deps.registry, o.workerId, o.refreshMs, this.log, this.conns);
     const frameRate =
       o.maxFramesPerSecond > 0 ? { perSecond: o.maxFramesPerSecond, burst: o.frameBurst } : null;
     this.frames = new ClientFrameHandler(
@@ -360,7 +358,7 @@ export class WsGateway {
     return all.length;
   }
 
-  /** One registry refresh pass now (the periodic pass runs every refreshMs). */
+  /** One registry refresh pass now, unpaced (the periodic pass runs every refreshMs, paced). */
   refreshRegistry(): Promise<void> {
     return this.batcher.refreshAll();
   }
