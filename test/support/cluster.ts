@@ -32,6 +32,7 @@ export interface ClusterOptions {
   env?: Record<string, string>; // more COURIER_* variables for every node
   logLevel?: string; // COURIER_LOG_LEVEL of every node (default warn)
   mariadbBufferPoolMb?: number; // InnoDB buffer pool of the cluster's mariadbd (default: startMariaDb's)
+  nodeFlags?: Partial<Record<ClusterRole, string[]>>; // node's own flags for every process of a role
   startTimeoutMs?: number; // per node: registered in etcd and /readyz answering 200 (default 30_000)
   onOutput?: (node: ClusterNode, chunk: string) => void; // everything a node prints, as it prints it
   onExit?: (node: ClusterNode, code: number | null) => void; // a node ended without kill()/stop()
@@ -121,7 +122,13 @@ export class LocalCluster {
     const index = this.started[role]++;
     const id = more.id ?? `${role}-${index + 1}`;
     const port = this.options.ports?.[role]?.[index] ?? 0;
-    const args = ['--enable-source-maps', `dist/cmd/${role}/main.js`, '--config', `configs/${role}.yaml`];
+    const args = [
+      '--enable-source-maps',
+      ...(this.options.nodeFlags?.[role] ?? []),
+      `dist/cmd/${role}/main.js`,
+      '--config',
+      `configs/${role}.yaml`,
+    ];
     const env = { ...this.env(id), ...this.listenEnv(role, port), ...more.env };
     const node: ClusterNode = {
       role,
