@@ -36,7 +36,8 @@ reaches every node (e.g. COURIER_WORKER_HEARTBEAT_SECONDS=240 for a long hold).
 
   --workers N      worker processes (one process holds at most 20,000 sockets here)
   --business N     business processes
-  --dispatchers N  dispatcher processes
+  --dispatchers N  dispatcher processes; 0 = each business process runs its own dispatcher
+                   (business.embedDispatcher: one process fewer per message)
   --host ADDRESS   listen address of business and workers (0.0.0.0 for loadtest conns --spread)
   --help           this text`;
 
@@ -54,19 +55,19 @@ for (let i = 0; i < args.length; i += 2) {
 }
 
 /** `--workers N` style counts from the command line; a bad value stops with the flag named. */
-function count(flag: string, fallback: number): number {
+function count(flag: string, fallback: number, min = 1): number {
   const i = process.argv.indexOf(flag);
   if (i < 0) return fallback;
   const value = Number(process.argv[i + 1]);
-  if (!Number.isInteger(value) || value < 1 || value > 500) {
-    say(`${flag} needs a whole number from 1 to 500, not "${process.argv[i + 1] ?? ''}"`);
+  if (!Number.isInteger(value) || value < min || value > 500) {
+    say(`${flag} needs a whole number from ${min} to 500, not "${process.argv[i + 1] ?? ''}"`);
     process.exit(2);
   }
   return value;
 }
 const COUNTS = {
   business: count('--business', 2),
-  dispatchers: count('--dispatchers', 2),
+  dispatchers: count('--dispatchers', 2, 0),
   workers: count('--workers', 3),
 };
 
@@ -123,10 +124,12 @@ async function run(): Promise<void> {
   let running = false;
   say(
     `starting redis-server, etcd and mariadbd on free ports, then ${COUNTS.business} business, ` +
-      `${COUNTS.dispatchers} dispatcher and ${COUNTS.workers} worker nodes…`,
+      `${COUNTS.dispatchers || 'no'} dispatcher${COUNTS.dispatchers ? '' : ' (each business runs its own)'} ` +
+      `and ${COUNTS.workers} worker nodes…`,
   );
   const starting = LocalCluster.start({
     ...COUNTS,
+    embedDispatchers: COUNTS.dispatchers === 0,
     leaseTtlSeconds: 10,
     host: HOST,
     ports: { business: await ports(PREFERRED.business), worker: await ports(PREFERRED.worker) },
@@ -183,7 +186,7 @@ courier cluster is running. Ctrl-C stops it.
 
   business API       ${list(cluster.nodesOf('business'))}
   worker WebSockets  ${list(cluster.nodesOf('worker'))}
-  dispatchers        ${list(cluster.nodesOf('dispatcher'))}
+  dispatchers        ${COUNTS.dispatchers ? list(cluster.nodesOf('dispatcher')) : 'one in each business process'}
 
   API key            ${apiKey}
   JWT secret         ${jwtSecret}

@@ -1,7 +1,9 @@
-// Business: the public HTTP API; applies the chat rules, stores each message, then calls a dispatcher.
+// Business: the public HTTP API; applies the chat rules, stores each message, then calls a dispatcher (with
+// `business.embedDispatcher`, one that runs in this process).
 import { hostname } from 'node:os';
 import { JwtTokens } from '../../internal/auth/tokens.js';
 import { startBusiness } from '../../internal/business/business-node.js';
+import { startDispatcher } from '../../internal/dispatcher/dispatcher-node.js';
 import { createLogger } from '../../internal/log/logger.js';
 import { Metrics } from '../../internal/metrics/metrics.js';
 import { Backends } from '../../internal/node/backends.js';
@@ -17,6 +19,12 @@ try {
   backends.check('business');
   const internalKey = requireInternalKey(config);
   const tokens = await JwtTokens.create(config.auth.jwt);
+  const dispatcher = config.business.embedDispatcher
+    ? await startDispatcher(
+        { id: `${id}-dispatcher`, dispatcher: config.dispatcher, internalKey },
+        { registry: backends.registry(), discovery: backends.discovery(), logger, metrics },
+      )
+    : undefined;
   const business = await startBusiness(
     {
       id,
@@ -37,9 +45,11 @@ try {
       blacklist: backends.blacklist(),
       rateLimits: backends.rateLimits(),
       metrics,
+      ...(dispatcher && { dispatch: dispatcher.dispatch }),
     },
   );
-  new Lifecycle([business], backends, logger, config.shutdown.graceSeconds * 1000).handleSignals();
+  const nodes = dispatcher ? [dispatcher, business] : [business];
+  new Lifecycle(nodes, backends, logger, config.shutdown.graceSeconds * 1000).handleSignals();
 } catch (err) {
   await backends.close();
   exitOnStartFailure(err);

@@ -182,6 +182,10 @@ export const configSchema = z
           .strict()
           .default({}),
         dispatchTimeoutMs: z.number().int().positive().default(5_000), // per dispatcher call
+        // Business process only: also run a dispatcher in this process (on dispatcher.http, registered like
+        // any other, so other business nodes may use it) and dispatch to it with a call instead of an HTTP
+        // request. One process fewer per message for small deployments (docs/DEPLOY.md).
+        embedDispatcher: z.boolean().default(false),
         // POST /demo/token hands a token for any uid to anyone: for the demo web pages of `npm start` only.
         demoLogin: z.boolean().default(false),
       })

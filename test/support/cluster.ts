@@ -25,6 +25,7 @@ export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export interface ClusterOptions {
   business?: number; // business processes (default 2)
   dispatchers?: number; // dispatcher processes (default 2)
+  embedDispatchers?: boolean; // each business process runs its own dispatcher (business.embedDispatcher)
   workers?: number; // worker processes (default 3)
   leaseTtlSeconds?: number; // etcd lease TTL of every node (default 10, as in production)
   host?: string; // listen address of the business APIs and the workers' WebSockets (default 127.0.0.1)
@@ -254,8 +255,16 @@ export class LocalCluster {
   private listenEnv(role: ClusterRole, port: number): Record<string, string> {
     const host = this.options.host ?? '127.0.0.1';
     switch (role) {
-      case 'business':
-        return { COURIER_BUSINESS_HTTP_HOST: host, COURIER_BUSINESS_HTTP_PORT: String(port) };
+      case 'business': {
+        const own: Record<string, string> = this.options.embedDispatchers
+          ? {
+              COURIER_BUSINESS_EMBED_DISPATCHER: 'true',
+              COURIER_DISPATCHER_HTTP_HOST: '127.0.0.1',
+              COURIER_DISPATCHER_HTTP_PORT: '0',
+            }
+          : {};
+        return { COURIER_BUSINESS_HTTP_HOST: host, COURIER_BUSINESS_HTTP_PORT: String(port), ...own };
+      }
       case 'dispatcher':
         return { COURIER_DISPATCHER_HTTP_HOST: '127.0.0.1', COURIER_DISPATCHER_HTTP_PORT: String(port) };
       case 'worker':
