@@ -53,15 +53,8 @@ export class RedisSequencer implements Sequencer {
     }
     const key = `${this.prefix}seq:{${conversation}}`;
     let last = await this.eval(scripts.next, key, [count]);
-    if (last === null) {
-      const seed = await this.seed(conversation);
-      if (!Number.isSafeInteger(seed) || seed < 0) {
-        throw new RangeError(
-          `sequencer: seed for ${conversation} must be a non-negative integer, got ${seed}`,
-        );
-      }
-      last = await this.eval(scripts.seedAndNext, key, [count, seed]);
-    }
+    if (last === null)
+      last = await this.eval(scripts.seedAndNext, key, [count, await this.readSeed(conversation)]);
     if (last === null)
       throw new CourierError('internal', `sequencer: no number reserved for ${conversation}`);
     return last - count + 1;

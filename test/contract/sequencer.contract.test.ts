@@ -95,6 +95,7 @@ function sequencerContract(backend: Backend): void {
       const firsts = await Promise.all(pending);
       const numbers = sorted(firsts.flatMap((first) => [first, first + 1]));
       assert.deepEqual(numbers, range(301, numbers.length));
+      assert.ok(seed.calls.length <= instances.length, `one store read per node, not ${seed.calls.length}`);
     });
 
     if (backend.wipe) {
