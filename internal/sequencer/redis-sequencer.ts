@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import { TickBatcher } from '../batch/tick-batcher.js';
 import { CourierError } from '../errors.js';
-import type { RedisClient } from '../redis/client.js';
+import { isCluster, type RedisClient } from '../redis/client.js';
 import type { LastSeqSource, Sequencer } from './sequencer.js';
 
 export interface RedisSequencerOptions {
@@ -11,6 +12,14 @@ export interface RedisSequencerOptions {
 // Hot path: reserve only when the key exists; nil tells the caller to read the seed from the store.
 const NEXT = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], ARGV[1]) end
 return false`;
+// The hot path for a tick's sends at once, on one Redis (not Cluster, where the keys' slots differ): one
+// script call per tick instead of one per message, each key answered in order (a key listed twice gets
+// two successive reservations).
+const NEXT_MANY = `local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then out[i] = redis.call('INCRBY', key, ARGV[i]) else out[i] = false end
+end
+return out`;
 // Cold path: raise the counter to at least the store's last seq, then reserve. Atomic, so two nodes seeding the
 // same conversation at once both land on one counter; taking the max also repairs a counter restored stale.
 const SEED_AND_NEXT = `local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -23,7 +32,7 @@ interface Script {
 }
 
 const script = (body: string): Script => ({ body, sha: createHash('sha1').update(body).digest('hex') });
-const scripts = { next: script(NEXT), seedAndNext: script(SEED_AND_NEXT) };
+const scripts = { next: script(NEXT), nextMany: script(NEXT_MANY), seedAndNext: script(SEED_AND_NEXT) };
 
 /**
  * Sequence numbers shared by every business node: `${prefix}seq:{conversation}` holds the last number handed
@@ -37,6 +46,7 @@ export class RedisSequencer implements Sequencer {
   private closed = false;
   // One store read per cold conversation per node, however many sends race on it.
   private readonly seeding = new Map<string, Promise<number>>();
+  private readonly tick: TickBatcher<{ key: string; count: number }, number | null> | undefined;
 
   constructor(
     options: RedisSequencerOptions,
@@ -44,6 +54,7 @@ export class RedisSequencer implements Sequencer {
     private readonly seed: LastSeqSource,
   ) {
     this.prefix = options.prefix;
+    if (!isCluster(client)) this.tick = new TickBatcher((asks) => this.nextMany(asks));
   }
 
   async next(conversation: string, count = 1): Promise<number> {
@@ -52,9 +63,11 @@ export class RedisSequencer implements Sequencer {
       throw new RangeError(`sequencer: count must be a positive integer, got ${count}`);
     }
     const key = `${this.prefix}seq:{${conversation}}`;
-    let last = await this.eval(scripts.next, key, [count]);
+    let last = this.tick
+      ? await this.tick.add({ key, count })
+      : await this.eval(scripts.next, [key], [count]);
     if (last === null)
-      last = await this.eval(scripts.seedAndNext, key, [count, await this.readSeed(conversation)]);
+      last = await this.eval(scripts.seedAndNext, [key], [count, await this.readSeed(conversation)]);
     if (last === null)
       throw new CourierError('internal', `sequencer: no number reserved for ${conversation}`);
     return last - count + 1;
@@ -82,22 +95,40 @@ export class RedisSequencer implements Sequencer {
     this.closed = true;
   }
 
+  private async nextMany(asks: Array<{ key: string; count: number }>): Promise<Array<number | null>> {
+    const reply = await this.evalRaw(
+      scripts.nextMany,
+      asks.map((a) => a.key),
+      asks.map((a) => a.count),
+    );
+    if (!Array.isArray(reply) || reply.length !== asks.length) {
+      throw new CourierError('internal', `sequencer: unexpected reply ${String(reply)}`);
+    }
+    return reply.map(number);
+  }
+
+  private async eval(s: Script, keys: string[], args: number[]): Promise<number | null> {
+    return number(await this.evalRaw(s, keys, args));
+  }
+
   /** EVALSHA, falling back to EVAL once per node that has not cached the script (new or restarted Redis). */
-  private async eval(s: Script, key: string, args: number[]): Promise<number | null> {
-    let reply: unknown;
+  private async evalRaw(s: Script, keys: string[], args: number[]): Promise<unknown> {
     try {
-      reply = await this.client.evalsha(s.sha, 1, key, ...args);
+      return await this.client.evalsha(s.sha, keys.length, ...keys, ...args);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw unavailable(err);
-      reply = await this.client.eval(s.body, 1, key, ...args).catch((e: unknown) => {
+      return this.client.eval(s.body, keys.length, ...keys, ...args).catch((e: unknown) => {
         throw unavailable(e);
       });
     }
-    if (reply === null) return null;
-    if (typeof reply !== 'number')
-      throw new CourierError('internal', `sequencer: unexpected reply ${String(reply)}`);
-    return reply;
   }
+}
+
+function number(reply: unknown): number | null {
+  if (reply === null) return null;
+  if (typeof reply !== 'number')
+    throw new CourierError('internal', `sequencer: unexpected reply ${String(reply)}`);
+  return reply;
 }
 
 function unavailable(err: unknown): CourierError {

@@ -5,7 +5,6 @@
 // Starts a throwaway MariaDB (512 MB buffer pool, as `npm run cluster`) or a SQLite file in a temp folder,
 // ensures the direct conversations, then appends `rows` messages at a time to random ones, as business
 // does under load: each append waits for its group commit, and the next burst starts when all have.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { newMessageId } from '../../internal/business/message-service.js';
 import { createStore } from '../../internal/store/create-store.js';
@@ -13,6 +12,7 @@ import type { Store } from '../../internal/store/store.js';
 import { silentLogger } from '../../internal/log/logger.js';
 import { startMariaDb, type MariaDb } from '../../test/support/mariadb.js';
 import { tempDir } from '../../test/support/servers.js';
+import { clockTicks, cpuTicks } from './cpu.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,10 +32,9 @@ for (const [name, n] of Object.entries({ ROWS, BATCHES, CONVERSATIONS, RUNS })) 
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name.toLowerCase()}: a positive integer`);
 }
 
-/** CPU time (user + system) of a process in µs, from /proc (clock ticks of 10 ms). */
+/** CPU time (user + system) of a process in µs. */
 function cpuMicros(pid: number): number {
-  const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  return ((cpuTicks(pid) ?? Number.NaN) * 1e6) / clockTicks();
 }
 
 const conversation = (i: number) => `direct:b${i}:b${i + 1}`;

@@ -20,6 +20,8 @@ interface Backend {
   shared: boolean;
   /** Loses the counters as Redis restarted empty would (Redis only). */
   wipe?(): Promise<void>;
+  /** Script calls (EVALSHA and EVAL) the server has run so far (standalone Redis only). */
+  scriptCalls?(): Promise<number>;
 }
 
 /** A seed source that counts its calls and, when gated, answers only once `open()` is called. */
@@ -86,6 +88,29 @@ function sequencerContract(backend: Backend): void {
       assert.deepEqual(got, [11, 501, 12, 1, 502, 13]);
     });
 
+    it('hands out every number once to a burst of sends over several conversations in one tick', async () => {
+      const [seq] = make(seedSource({ a: 0, b: 10, c: 100 }).source);
+      assert.ok(seq);
+      assert.deepEqual(await Promise.all(['a', 'b', 'c'].map((c) => seq.next(c))), [1, 11, 101]);
+      const before = await backend.scriptCalls?.();
+      const asks = range(0, 60).map((i) => ({ conversation: ['a', 'b', 'c'][i % 3]!, count: 1 + (i % 2) }));
+      const firsts = await Promise.all(asks.map((a) => seq.next(a.conversation, a.count)));
+      for (const [conversation, from] of [
+        ['a', 2],
+        ['b', 12],
+        ['c', 102],
+      ] as const) {
+        const numbers = asks.flatMap((a, i) =>
+          a.conversation === conversation ? range(firsts[i]!, a.count) : [],
+        );
+        assert.deepEqual(sorted(numbers), range(from, numbers.length), conversation);
+      }
+      if (before !== undefined) {
+        const calls = (await backend.scriptCalls?.()) ?? 0;
+        assert.ok(calls - before <= 2, `one script call for the tick's 60 sends, not ${calls - before}`);
+      }
+    });
+
     it('never repeats a number when nodes race to seed a cold conversation', async () => {
       // Every seed read is held until all calls are in flight, so each instance sees the key missing.
       const seed = seedSource({ cold: 300 }, true);
@@ -140,6 +165,14 @@ function redisBackend(
       const prefix = `${uniqueId('courier-test-')}:`;
       return range(0, instances).map(() => new RedisSequencer({ prefix }, connect(), seed));
     },
+    ...(label === 'standalone' && {
+      scriptCalls: async () => {
+        const stats = await (clients[0] ?? assert.fail('no client yet')).info('commandstats');
+        const calls = (name: string) =>
+          Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+        return calls('evalsha') + calls('eval');
+      },
+    }),
     wipe: async () => {
       const client = clients[0] ?? assert.fail(`${label}: no client yet`);
       const nodes = isCluster(client) ? client.nodes('master') : [client];

@@ -8,6 +8,8 @@ import { ensureBinary, freePort, spawnServer, tempDir, waitFor, type Spawned } f
 export interface StandaloneRedis {
   url: string;
   port: number;
+  /** The server's current process id (benchmarks read its CPU time from /proc). */
+  readonly pid: number;
   /**
    * Kills the server (SIGKILL, like a crash) and starts it again on the same port; waits for PING. With
    * `flush` (the default) it comes back empty, as Redis without persistence would; without, it first SAVEs
@@ -77,6 +79,9 @@ export async function startRedis(): Promise<StandaloneRedis> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    get pid() {
+      return server.child.pid as number;
+    },
     cli: (...args) => cli(port, args),
     restart: async ({ flush } = { flush: true }) => {
       if (!flush) cli(port, ['SAVE']); // dump.rdb in the data dir, loaded again at start
