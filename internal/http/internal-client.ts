@@ -43,10 +43,7 @@ export class InternalCallError extends Error {
  * worker one per uplink batch. The agent closes an idle socket a second before the server's Keep-Alive
  * hint says the server will.
  */
-const agents = {
-  'http:': new http.Agent({ keepAlive: true }),
-  'https:': new https.Agent({ keepAlive: true }),
-};
+const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
 
 export async function postJson<T>(
   url: string,
@@ -91,8 +88,7 @@ function post(
   timeoutMs: number,
   retried = false,
 ): Promise<{ status: number; text: string }> {
-  const client = url.protocol === 'https:' ? https : http;
-  const agent = url.protocol === 'https:' ? agents['https:'] : agents['http:'];
+  const [client, agent] = url.protocol === 'https:' ? [https, agents.https] : [http, agents.http];
   return new Promise((resolve, reject) => {
     let answered = false;
     const req = client.request(url, { method: 'POST', headers, agent }, (res) => {

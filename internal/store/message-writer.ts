@@ -150,7 +150,7 @@ export class MessageWriter {
     return [
       CompiledQuery.raw(
         `insert into members (conversation, uid, joined_at, read_seq) values ${Array(readers.length).fill(`(?, ?, ${NOT_A_MEMBER}, ?)`).join(', ')} ` +
-          'on duplicate key update read_seq = greatest(read_seq, values(read_seq))',
+          `on duplicate key update read_seq = ${max}(read_seq, values(read_seq))`,
         params,
       ),
       CompiledQuery.raw(

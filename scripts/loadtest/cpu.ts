@@ -37,6 +37,11 @@ export function cpuTicks(pid: number): number | null {
   return Number.isFinite(utime) && Number.isFinite(stime) ? utime + stime : null;
 }
 
+/** utime + stime of a process in µs (NaN when the process is gone), for benchmarks that time one step. */
+export function cpuMicros(pid: number): number {
+  return ((cpuTicks(pid) ?? Number.NaN) * 1e6) / clockTicks();
+}
+
 export interface CpuSample {
   /** Second since the run's start this reading belongs to (taken at start + sec × 1000, or just after). */
   sec: number;

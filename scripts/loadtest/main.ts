@@ -16,6 +16,8 @@ tools:
           --compare runs courier and then the Socket.IO peer and reports ratios
   bench   starts courier and the Socket.IO peer itself and runs a short conns + push
           comparison (also \`npm run bench\`)
+  store-bench      group commits per second and the database's CPU per message (MariaDB or SQLite)
+  sequencer-bench  sequence numbers per second from the Redis sequencer, CPU per number
 
 Reports go to reports/<tool>-<time>.json and .html (self-contained, charts inline).
 `;
@@ -49,6 +51,18 @@ async function main(argv: string[]): Promise<number> {
     case 'bench':
       await runBench(rest);
       return 0;
+    // Loaded on demand: they start throwaway database servers with the tests' launchers.
+    case 'store-bench': {
+      const { runStoreBench, storeBenchSpecs, storeBenchSummary } = await import('./store-bench.js');
+      await runStoreBench(parseOptions(tool, storeBenchSummary, storeBenchSpecs, rest));
+      return 0;
+    }
+    case 'sequencer-bench': {
+      const { runSequencerBench, sequencerBenchSpecs, sequencerBenchSummary } =
+        await import('./sequencer-bench.js');
+      await runSequencerBench(parseOptions(tool, sequencerBenchSummary, sequencerBenchSpecs, rest));
+      return 0;
+    }
     case undefined:
     case '--help':
     case '-h':

@@ -1,51 +1,40 @@
-// Group-commit throughput of the message store and the CPU the database spends per message
-// (docs/BENCHMARKS.md, "The store under load").
-// Run: npm run build && node dist/scripts/loadtest/store-bench.js [--driver mysql] [--rows 500] [--batches 200]
-//        [--conversations 100000] [--runs 3]
-// Starts a throwaway MariaDB (512 MB buffer pool, as `npm run cluster`) or a SQLite file in a temp folder,
-// ensures the direct conversations, then appends `rows` messages at a time to random ones, as business
-// does under load: each append waits for its group commit, and the next burst starts when all have.
-import { parseArgs } from 'node:util';
+// `npm run loadtest -- store-bench`: group-commit throughput of the message store and the CPU the database
+// spends per message (docs/BENCHMARKS.md, "Target 2 again").
 import { newMessageId } from '../../internal/business/message-service.js';
+import { silentLogger } from '../../internal/log/logger.js';
 import { createStore } from '../../internal/store/create-store.js';
 import type { Store } from '../../internal/store/store.js';
-import { silentLogger } from '../../internal/log/logger.js';
-import { startMariaDb, type MariaDb } from '../../test/support/mariadb.js';
+import { startMariaDb } from '../../test/support/mariadb.js';
 import { tempDir } from '../../test/support/servers.js';
-import { clockTicks, cpuTicks } from './cpu.js';
+import { check, type Options, type Specs } from './args.js';
+import { median } from './compare.js';
+import { cpuMicros } from './cpu.js';
 
-const { values } = parseArgs({
-  options: {
-    driver: { type: 'string', default: 'mysql' },
-    rows: { type: 'string', default: '500' },
-    batches: { type: 'string', default: '200' },
-    conversations: { type: 'string', default: '100000' },
-    runs: { type: 'string', default: '3' },
-  },
-});
-const ROWS = Number(values.rows);
-const BATCHES = Number(values.batches);
-const CONVERSATIONS = Number(values.conversations);
-const RUNS = Number(values.runs);
-if (values.driver !== 'mysql' && values.driver !== 'sqlite') throw new Error('--driver: mysql or sqlite');
-for (const [name, n] of Object.entries({ ROWS, BATCHES, CONVERSATIONS, RUNS })) {
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name.toLowerCase()}: a positive integer`);
-}
+export const storeBenchSummary =
+  'Starts a throwaway MariaDB (512 MB buffer pool, as npm run cluster) or a SQLite file in a temp folder,\n' +
+  'ensures the direct conversations, then appends --rows messages at a time to random ones, as business\n' +
+  'does under load: each append waits for its group commit, and the next burst starts when all have.\n' +
+  'Prints messages/s and the CPU this process and mariadbd spend per message, per run and the median.';
 
-/** CPU time (user + system) of a process in µs. */
-function cpuMicros(pid: number): number {
-  return ((cpuTicks(pid) ?? Number.NaN) * 1e6) / clockTicks();
-}
+export const storeBenchSpecs = {
+  driver: { kind: 'str', def: 'mysql', help: 'mysql (MariaDB) or sqlite' },
+  rows: { kind: 'int', def: 500, help: 'messages per burst (the group commit takes them as one batch)' },
+  batches: { kind: 'int', def: 200, help: 'bursts per run' },
+  conversations: { kind: 'int', def: 100_000, help: 'direct conversations the messages go to' },
+  runs: { kind: 'int', def: 3, help: 'runs, one after the other on the same database' },
+} satisfies Specs;
 
 const conversation = (i: number) => `direct:b${i}:b${i + 1}`;
 
-async function open(): Promise<{ store: Store; dbPid?: number; stop(): Promise<void> }> {
+async function open(
+  o: Options<typeof storeBenchSpecs>,
+): Promise<{ store: Store; dbPid?: number; stop(): Promise<void> }> {
   const options = {
-    groupCommitMaxRows: ROWS,
+    groupCommitMaxRows: o.rows,
     sqlite: { path: '' },
     mysql: { url: '', replicaUrl: '', poolSize: 4 },
   };
-  if (values.driver === 'sqlite') {
+  if (o.driver === 'sqlite') {
     const dir = tempDir('store-bench');
     const store = await createStore(
       { ...options, driver: 'sqlite', sqlite: { path: `${dir.path}/bench.db` } },
@@ -53,7 +42,7 @@ async function open(): Promise<{ store: Store; dbPid?: number; stop(): Promise<v
     );
     return { store, stop: async () => (await store.close(), dir.remove()) };
   }
-  const db: MariaDb = await startMariaDb({ bufferPoolMb: 512 });
+  const db = await startMariaDb({ bufferPoolMb: 512 });
   const url = await db.createDatabase('bench');
   const store = await createStore(
     { ...options, driver: 'mysql', mysql: { ...options.mysql, url } },
@@ -62,66 +51,63 @@ async function open(): Promise<{ store: Store; dbPid?: number; stop(): Promise<v
   return { store, dbPid: db.pid, stop: async () => (await store.close(), await db.stop()) };
 }
 
-const { store, dbPid, stop } = await open();
-try {
-  for (let from = 0; from < CONVERSATIONS; from += 1_000) {
-    const ids = Array.from({ length: Math.min(1_000, CONVERSATIONS - from) }, (_, k) => from + k);
-    await Promise.all(
-      ids.map((i) =>
-        store.ensureConversation({ id: conversation(i), kind: 'direct', members: [`b${i}`, `b${i + 1}`] }),
-      ),
-    );
+export async function runStoreBench(o: Options<typeof storeBenchSpecs>): Promise<void> {
+  check(o.driver === 'mysql' || o.driver === 'sqlite', `--driver: mysql or sqlite (got ${o.driver})`);
+  for (const key of ['rows', 'batches', 'conversations', 'runs'] as const) {
+    check(o[key] >= 1, `--${key} must be at least 1 (got ${o[key]})`);
   }
-  const seqs = new Uint32Array(CONVERSATIONS);
-  let k = 0;
-  const rates: number[] = [];
-  for (let run = 1; run <= RUNS; run++) {
-    const start = performance.now();
-    const [node0, db0] = [process.cpuUsage(), dbPid ? cpuMicros(dbPid) : 0];
-    for (let b = 0; b < BATCHES; b++) {
-      const burst: Promise<void>[] = [];
-      for (let r = 0; r < ROWS; r++, k++) {
-        const i = Math.floor(Math.random() * CONVERSATIONS);
-        const seq = ++seqs[i]!;
-        const ts = Date.now();
-        const [from, to] = seq % 2 ? [`b${i}`, `b${i + 1}`] : [`b${i + 1}`, `b${i}`];
-        burst.push(
-          store.append({
-            id: newMessageId(ts),
-            conversation: conversation(i),
-            seq,
-            from,
-            to: [to],
-            type: 'custom',
-            content: { k, t: ts },
-            ts,
-            clientMsgId: String(k),
-          }),
-        );
-      }
-      await Promise.all(burst);
+  const { store, dbPid, stop } = await open(o);
+  try {
+    for (let from = 0; from < o.conversations; from += 1_000) {
+      const ids = Array.from({ length: Math.min(1_000, o.conversations - from) }, (_, k) => from + k);
+      await Promise.all(
+        ids.map((i) =>
+          store.ensureConversation({ id: conversation(i), kind: 'direct', members: [`b${i}`, `b${i + 1}`] }),
+        ),
+      );
     }
-    const seconds = (performance.now() - start) / 1000;
-    const messages = ROWS * BATCHES;
-    const node = process.cpuUsage(node0);
-    rates.push(messages / seconds);
-    console.log(
-      `run ${run}: ${Math.round(messages / seconds).toLocaleString('en')} messages/s, ` +
-        `this process ${((node.user + node.system) / messages).toFixed(1)} µs/message` +
-        (dbPid ? `, mariadbd ${((cpuMicros(dbPid) - db0) / messages).toFixed(1)} µs/message` : ''),
-    );
+    const seqs = new Uint32Array(o.conversations);
+    const messages = o.rows * o.batches;
+    let k = 0;
+    const rates: number[] = [];
+    for (let run = 1; run <= o.runs; run++) {
+      const start = performance.now();
+      const [node0, db0] = [process.cpuUsage(), dbPid ? cpuMicros(dbPid) : 0];
+      for (let b = 0; b < o.batches; b++) {
+        const burst: Promise<void>[] = [];
+        for (let r = 0; r < o.rows; r++, k++) {
+          const i = Math.floor(Math.random() * o.conversations);
+          const seq = ++seqs[i]!;
+          const ts = Date.now();
+          const [from, to] = seq % 2 ? [`b${i}`, `b${i + 1}`] : [`b${i + 1}`, `b${i}`];
+          burst.push(
+            store.append({
+              id: newMessageId(ts),
+              conversation: conversation(i),
+              seq,
+              from,
+              to: [to],
+              type: 'custom',
+              content: { k, t: ts },
+              ts,
+              clientMsgId: String(k),
+            }),
+          );
+        }
+        await Promise.all(burst);
+      }
+      const seconds = (performance.now() - start) / 1000;
+      const node = process.cpuUsage(node0);
+      rates.push(messages / seconds);
+      process.stdout.write(
+        `run ${run}: ${Math.round(messages / seconds).toLocaleString('en')} messages/s, ` +
+          `this process ${((node.user + node.system) / messages).toFixed(1)} µs/message` +
+          (dbPid ? `, mariadbd ${((cpuMicros(dbPid) - db0) / messages).toFixed(1)} µs/message` : '') +
+          '\n',
+      );
+    }
+    process.stdout.write(`median: ${Math.round(median(rates) ?? 0).toLocaleString('en')} messages/s\n`);
+  } finally {
+    await stop();
   }
-  const median = [...rates].sort((a, b) => a - b)[Math.floor(rates.length / 2)] as number;
-  console.log(
-    JSON.stringify({
-      driver: values.driver,
-      rowsPerBatch: ROWS,
-      batches: BATCHES,
-      conversations: CONVERSATIONS,
-      medianMessagesPerSecond: Math.round(median),
-      node: process.version,
-    }),
-  );
-} finally {
-  await stop();
 }
