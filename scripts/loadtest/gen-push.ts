@@ -144,6 +144,7 @@ export async function runPushJob(job: PushJob, io: GeneratorIo & { collect: Prom
       dropped: state[k]?.dropped ?? false,
     })),
     maxLagMs: schedule.maxLagMs,
+    peakWaitingForSocket: http.peakWaiting,
   });
   await io.closed;
   clearInterval(ticker);

@@ -14,10 +14,18 @@ export interface HttpAnswer {
 export class HttpClient {
   private readonly agent: Agent;
   private readonly base: URL;
+  private readonly maxSockets: number;
+  private active = 0; // requests sent and not yet answered or failed
+  /**
+   * The most requests that ever waited at once for a free socket of the pool. Above 0, the pool and the
+   * server's answer time bounded what this client could send (`push` warns about it).
+   */
+  peakWaiting = 0;
 
   constructor(baseUrl: string, options: { maxSockets: number; timeoutMs: number }) {
     this.base = new URL(baseUrl);
     if (this.base.protocol !== 'http:') throw new RangeError(`--url must be http:// (got ${baseUrl})`);
+    this.maxSockets = options.maxSockets;
     this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets, timeout: options.timeoutMs });
   }
 
@@ -30,7 +38,9 @@ export class HttpClient {
     timeoutMs = 30_000,
   ): Promise<HttpAnswer> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
+    this.active++;
+    this.peakWaiting = Math.max(this.peakWaiting, this.active - this.maxSockets);
+    const answer = new Promise<HttpAnswer>((resolve, reject) => {
       const req = request(
         {
           agent: this.agent,
@@ -60,6 +70,7 @@ export class HttpClient {
       req.on('error', reject);
       req.end(payload);
     });
+    return answer.finally(() => this.active--);
   }
 
   async json<T>(method: string, path: string, body: unknown, authorization: string): Promise<T> {

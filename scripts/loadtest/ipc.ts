@@ -88,6 +88,8 @@ export interface PushFinal {
   /** Unique keys received per receiver device; `opened` false = never connected, `dropped` = lost mid-run. */
   devices: { conn: number; keys: Float64Array; opened: boolean; dropped: boolean }[];
   maxLagMs: number;
+  /** HTTP requests that waited at once for a free socket of the generator's pool, at most. */
+  peakWaitingForSocket: number;
 }
 
 export type ChildMessage =

@@ -245,6 +245,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
   const rssPerConn =
     connections >= 1000 ? perConnection(before.workerRssBytes, after.workerRssBytes, connections) : null;
   const maxLag = Math.max(0, ...finals.map((f) => f.maxLagMs));
+  const waitingForSocket = Math.max(0, ...finals.map((f) => f.peakWaitingForSocket));
   const cpuA = cpu?.sample(cpuFrom);
   const cpuB = cpu?.sample(cpuTo);
   const cpuWindow = cpuA && cpuB ? cpuSecondsBetween(cpuA, cpuB, cpuPids) : undefined;
@@ -283,6 +284,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     'server CPU per delivered message (µs)': cpuPerMessageUs,
     'server CPU (cores busy on average)': cpuCores,
     'generator max lag (ms)': Math.round(maxLag),
+    'requests waiting for a generator socket (peak)': o.mode === 'ws' ? null : waitingForSocket,
   };
   if (loss.lost > 0)
     report.warnings.push(
@@ -300,6 +302,12 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
   if (maxLag > 100)
     report.warnings.push(
       `the generators themselves lagged up to ${Math.round(maxLag)} ms behind schedule: the machine is saturated`,
+    );
+  if (waitingForSocket > 0)
+    report.warnings.push(
+      `up to ${fmt(waitingForSocket)} requests of one generator waited for a free connection of its pool ` +
+        `(--max-sockets ${o.maxSockets}): sends were bounded by the pool and the server's answer time; if the ` +
+        'server CPU is below its cores, raise --max-sockets to measure the server rather than the pool',
     );
   if (failed['skipped: backlog'])
     report.warnings.push(

@@ -43,6 +43,8 @@ describe('loadtest push against a TestCourier', () => {
       assert.ok(typeof cpuUs === 'number' && cpuUs > 0, `CPU per message ${cpuUs}`);
       assert.equal(result.cpuPerMessageUs, cpuUs);
       assert.ok(result.cpuCores !== null && result.cpuCores > 0, `cores busy ${result.cpuCores}`);
+      const waiting = result.report.summary['requests waiting for a generator socket (peak)'];
+      assert.ok(typeof waiting === 'number' && waiting >= 0, `waiting ${waiting}`);
       assert.ok(existsSync(result.files.json) && existsSync(result.files.html));
       const html = readFileSync(result.files.html, 'utf8');
       assert.match(html, /<svg/);
