@@ -166,6 +166,11 @@ export class PerSecond {
     return this.values.length;
   }
 
+  /** The sum over every second. */
+  total(): number {
+    return this.values.reduce((a, b) => a + b, 0);
+  }
+
   /** Mean over seconds [from, to) — the steady part of a run, without ramp-up and drain. */
   mean(from = 0, to = this.values.length): number {
     const slice = this.values.slice(Math.max(0, from), Math.max(0, to));

@@ -133,17 +133,16 @@ export async function runConns(o: ConnsOptions): Promise<ConnsResult> {
     const startMs = realClock.now() + 300;
     fleet.broadcast({ type: 'go', startMs });
     progress.start();
-    try {
-      await fleet.race(settled, (o.count / o.rate + o.connectTimeout + 120) * 1000, 'opening connections');
-    } catch (err) {
-      // A run that cannot open everything still has a result: hold and measure what is open, and report the
-      // failures by reason, instead of leaving nothing behind. A generator that died is a real failure.
-      if (!(err instanceof GeneratorError) || !/no answer within/.test(err.message)) throw err;
-      progress.note(`${err.message}; holding and measuring the ${fmt(open())} connections that are open`);
-    }
+    const answered = () => opened.total() + totalFailed();
+    const stallSeconds = o.connectTimeout + 60;
+    const allAnswered = await settleWhileAnswering(fleet, settled, answered, stallSeconds * 1000);
     openSeconds = (realClock.now() - startMs) / 1000;
+    // A run that cannot open everything still has a result: hold and measure what is open, and report the
+    // failures by reason, instead of leaving nothing behind.
     progress.note(
-      `all opens answered after ${openSeconds.toFixed(1)} s; settling ${o.settle} s before measuring`,
+      allAnswered
+        ? `all opens answered after ${openSeconds.toFixed(1)} s; settling ${o.settle} s before measuring`
+        : `no open answered for ${stallSeconds} s; holding and measuring the ${fmt(open())} connections that are open`,
     );
     await sleep(o.settle * 1000);
     samples.push({
@@ -165,7 +164,7 @@ export async function runConns(o: ConnsOptions): Promise<ConnsResult> {
 
   const end = samples[samples.length - 1] as (typeof samples)[number];
   const afterOpen = samples[1];
-  const totalOpened = opened.points().reduce((a, [, v]) => a + v, 0);
+  const totalOpened = opened.total();
   const openRate = openSeconds > 0 ? totalOpened / openSeconds : 0;
   const rssPerConn = perConnection(before.workerRssBytes, end.workerRssBytes, end.open);
   const redisPerConn = perConnection(before.redisUsedBytes, end.redisUsedBytes, end.open);
@@ -263,3 +262,31 @@ export async function runConns(o: ConnsOptions): Promise<ConnsResult> {
 
 const mib = (b: number | null) => (b === null ? null : Math.round((b / 2 ** 20) * 10) / 10);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits for every generator to settle for as long as opens keep being answered (opened or failed): a box
+ * slower than --rate takes longer than count ÷ rate, and a fixed deadline then had the run measure while
+ * opens went on (a million at --rate 2000 took 15 minutes). False after `stallMs` without a new answer. A
+ * generator that dies is an error, not a stall.
+ */
+export async function settleWhileAnswering(
+  fleet: Pick<Fleet, 'race'>,
+  settled: Promise<void>,
+  answered: () => number,
+  stallMs: number,
+  pollMs = 5_000,
+): Promise<boolean> {
+  let last = answered();
+  let lastChange = Date.now();
+  for (;;) {
+    try {
+      await fleet.race(settled, pollMs, 'opening connections');
+      return true;
+    } catch (err) {
+      if (!(err instanceof GeneratorError) || !/no answer within/.test(err.message)) throw err;
+    }
+    const now = answered();
+    if (now !== last) [last, lastChange] = [now, Date.now()];
+    else if (Date.now() - lastChange >= stallMs) return false;
+  }
+}

@@ -5,7 +5,7 @@
 import type { LoadConn } from './clients.js';
 import { pool, type GeneratorIo } from './gen-conns.js';
 import { Histogram } from './histogram.js';
-import { GatewayCursor, HttpClient, TokenSource } from './http-client.js';
+import { GatewayCursor, HttpClient, TokenSource, WorkerRotation } from './http-client.js';
 import { bump, messageKey, type PushJob, type PushTick } from './ipc.js';
 import { Opener, type OpenTask } from './opener.js';
 import { connectionsOf } from './plan.js';
@@ -16,7 +16,10 @@ export async function runPushJob(job: PushJob, io: GeneratorIo & { collect: Prom
   const { target, proc, procs } = job;
   const http = new HttpClient(target.url, { maxSockets: job.maxSockets, timeoutMs: 30_000 });
   const tokens = new TokenSource(target, http);
-  const gateway = new GatewayCursor(target, http, target.gatewayEvery);
+  const picker =
+    job.workers.length > 0
+      ? new WorkerRotation(job.workers, proc)
+      : new GatewayCursor(target, http, target.gatewayEvery);
 
   // Receiver devices are local indexes 0..R-1; ws senders follow them.
   const devices = [...connectionsOf(job.plan, proc)];
@@ -54,7 +57,7 @@ export async function runPushJob(job: PushJob, io: GeneratorIo & { collect: Prom
   };
   const second = () => Math.floor((realClock.now() - startMs) / 1000);
   const sender = new Sender(job, http, senderTokens, opened, devices.length, () => tick, second);
-  const opener = new Opener(target, gateway, 200, {
+  const opener = new Opener(target, picker, 200, {
     open: (conn) => {
       opened[conn.index] = conn;
       const s = state[conn.index];

@@ -135,7 +135,43 @@ export class TokenSource {
  * request rate; asking once would pin every connection to one worker. Workers publish their connection
  * counts every few seconds, so a new answer every K connections tracks the least-loaded worker closely.
  */
-export class GatewayCursor {
+/** Where a generator's next connection goes: a worker's WebSocket URL. */
+export interface WorkerPicker {
+  url(authorization: string): Promise<string>;
+  /** The last answer led to a full worker (503): do not hand it out again right away. */
+  forget(): void;
+}
+
+/**
+ * Every worker in turn, starting at `offset` (the generator's index, so that generators do not all start on
+ * the first worker): `push` places its receivers this way when it knows the cluster's workers, so that
+ * every worker carries a share of the messages. The gateway's least-loaded pick would put a burst of a few
+ * hundred receivers on the one or two workers that held fewest connections (measured on 8 workers holding
+ * 100,000: one or two of them did most of the pushing).
+ */
+export class WorkerRotation implements WorkerPicker {
+  private next: number;
+
+  constructor(
+    private readonly urls: readonly string[],
+    offset: number,
+  ) {
+    if (urls.length === 0) throw new Error('WorkerRotation needs at least one worker URL');
+    this.next = offset % urls.length;
+  }
+
+  url(): Promise<string> {
+    const url = this.urls[this.next] as string;
+    this.next = (this.next + 1) % this.urls.length;
+    return Promise.resolve(url);
+  }
+
+  forget(): void {
+    // The retry of a refused open takes the next worker in turn anyway.
+  }
+}
+
+export class GatewayCursor implements WorkerPicker {
   private current: Promise<string> | undefined;
   private used = 0;
 

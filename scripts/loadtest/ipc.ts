@@ -37,6 +37,8 @@ export interface PushJob {
   receivers: number;
   senders: number; // sender uids (http/batch) or sender connections (ws), over all generators
   target: TargetSpec;
+  /** Worker URLs to place connections on in turn; empty: ask the gateway (GatewayCursor). */
+  workers: string[];
   uidPrefix: string;
   mode: 'http' | 'batch' | 'ws';
   batchSize: number;

@@ -168,15 +168,19 @@ class PortOwners {
   }
 }
 
-/** The local pid serving a node's URL (worker: its ws URL; business, dispatcher: their http URL). */
-function pidOfUrl(owners: PortOwners, value: string, field: 'ws' | 'http'): number | null {
-  let url = '';
+/** A node record's URL (worker: its ws URL; business, dispatcher: their http URL); '' when it has none. */
+function urlOf(value: string, field: 'ws' | 'http'): string {
   try {
     const parsed = JSON.parse(value) as Record<string, unknown>;
-    url = typeof parsed[field] === 'string' ? parsed[field] : '';
+    return typeof parsed[field] === 'string' ? parsed[field] : '';
   } catch {
-    url = ''; // not a node record we understand; reported as unresolved by the caller
+    return ''; // not a node record we understand; reported as unresolved by the caller
   }
+}
+
+/** The local pid serving a node's URL. */
+function pidOfUrl(owners: PortOwners, value: string, field: 'ws' | 'http'): number | null {
+  const url = urlOf(value, field);
   try {
     return url ? owners.pidOf(Number(new URL(url).port || 80)) : null;
   } catch {
@@ -213,6 +217,20 @@ export async function pidsFromEtcd(
       }
     }
     return { workers: sorted(workers), all: sorted(all), unresolved };
+  } finally {
+    client.close();
+  }
+}
+
+/** The WebSocket URLs of a cluster's workers, from their `<prefix>workers/<id>` keys, in key order. */
+export async function workerUrlsFromEtcd(hosts: string[], prefix = '/courier/'): Promise<string[]> {
+  const client = new Etcd3({ hosts });
+  try {
+    const values = await client.getAll().prefix(`${prefix}workers/`).strings();
+    return Object.keys(values)
+      .sort()
+      .map((key) => urlOf(values[key] as string, 'ws'))
+      .filter((url) => url !== '');
   } finally {
     client.close();
   }

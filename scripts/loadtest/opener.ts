@@ -2,7 +2,7 @@
 // scheduled open-loop (intended time i / rate); when the server is slower than the rate the queue grows and
 // the open latency, measured from the intended time, shows it.
 import { openConn, type ConnEvents, type LoadConn } from './clients.js';
-import type { GatewayCursor } from './http-client.js';
+import type { WorkerPicker } from './http-client.js';
 import type { TargetSpec } from './ipc.js';
 import { realClock } from './scheduler.js';
 
@@ -39,7 +39,7 @@ export class Opener {
 
   constructor(
     private readonly target: TargetSpec,
-    private readonly gateway: GatewayCursor,
+    private readonly picker: WorkerPicker,
     private readonly maxPending: number,
     events: ConnEvents,
   ) {
@@ -55,7 +55,7 @@ export class Opener {
         if (slot && reason === 'http 503' && slot.retries < RETRIES_ON_FULL) {
           slot.retries++;
           this.conns[k] = undefined;
-          this.gateway.forget();
+          this.picker.forget();
           return this.launch(slot);
         }
         const wasPending = slot !== undefined;
@@ -108,7 +108,7 @@ export class Opener {
   private launch(slot: Slot): void {
     const { task } = slot;
     slot.conn = undefined;
-    this.gateway.url(task.token).then(
+    this.picker.url(task.token).then(
       (url) => {
         if (this.started.get(task.k) !== slot) return; // timed out while asking the gateway
         // --spread: the same worker port on another loopback address is a new 4-tuple space, no bind() needed.

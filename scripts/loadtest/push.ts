@@ -1,6 +1,6 @@
 // `push`: open-loop message load at a target rate, end-to-end latency from each message's intended send time
 // to its arrival at a receiver device, and an exact loss check (accepted but not received by every device).
-import { check, type Options, type Specs } from './args.js';
+import { check, list, type Options, type Specs } from './args.js';
 import {
   PerSecond,
   buildTarget,
@@ -14,7 +14,7 @@ import { CpuRecorder, clockTicks, cpuSecondsBetween, round2 } from './cpu.js';
 import { Fleet } from './fleet.js';
 import { Histogram, percentileSeries, toMs, type LatencySummary } from './histogram.js';
 import { addCount, type ChildMessage, type PushFinal } from './ipc.js';
-import { describePid, discoverPids, perConnection, sampleMemory } from './memory.js';
+import { describePid, discoverPids, perConnection, sampleMemory, workerUrlsFromEtcd } from './memory.js';
 import { autoProcs, autoSources, splitPlan } from './plan.js';
 import { Progress, fmt } from './progress.js';
 import { checkLosses, type LossCheck } from './losses.js';
@@ -24,8 +24,9 @@ import { realClock } from './scheduler.js';
 export const pushSummary =
   'Sends messages open-loop at --rate messages/s for --duration seconds (each stamped with its intended send\n' +
   'time: a stalled server shows up as latency, not as a lower offered rate) through POST /v1/messages (http),\n' +
-  'POST /v1/messages/batch (batch) or WebSocket send frames (ws), to --receivers users connected through the\n' +
-  'gateway, who ACK every message. Reports delivered/s, latency from intended send to receipt, losses, and the\n' +
+  'POST /v1/messages/batch (batch) or WebSocket send frames (ws), to --receivers users who ACK every message,\n' +
+  'connected to every worker in turn (the workers in etcd, with --etcd) or else through the gateway. Reports\n' +
+  'delivered/s, latency from intended send to receipt, losses, and the\n' +
   'CPU time the server processes spent per delivered message (from /proc/<pid>/stat).';
 
 export const pushSpecs = {
@@ -164,14 +165,20 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       lastSec = Math.max(lastSec, Number(sec));
     }
   };
-  const totalOf = (s: PerSecond) => s.points().reduce((a, [, v]) => a + v, 0);
   const progress = new Progress('push', () => {
     const p99 = (latencyBySec.get(lastSec)?.percentile(0.99) ?? 0) / 1000;
     const queued = [...inflight.values()].reduce((a, b) => a + b, 0);
-    return `sent ${fmt(sent.last())}/s  accepted ${fmt(totalOf(accepted))}  delivered ${fmt(delivered.last())}/s  p99 ${p99.toFixed(1)} ms  in flight ${fmt(queued)}  failed ${fmt(sumCounts(failed))}`;
+    return `sent ${fmt(sent.last())}/s  accepted ${fmt(accepted.total())}  delivered ${fmt(delivered.last())}/s  p99 ${p99.toFixed(1)} ms  in flight ${fmt(queued)}  failed ${fmt(sumCounts(failed))}`;
   });
 
   const { pids, how, cpuPids, cpuHow } = await discoverPids(o, (t) => progress.note(t));
+  const workers =
+    o.target === 'courier' && o.etcd ? await workerUrlsFromEtcd(list(o.etcd), o.etcdPrefix) : [];
+  const placement =
+    workers.length > 0
+      ? `each worker in turn (${workers.length} workers in etcd)`
+      : 'GET /v1/gateway (least-loaded; with --etcd, every worker in turn)';
+  progress.note(`receivers placed on ${placement}`);
   progress.note(
     `server pids: RSS [${pids.join(', ')}] via ${how}; CPU [${cpuPids.join(', ')}] via ${cpuHow}`,
   );
@@ -201,6 +208,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
         receivers: o.receivers,
         senders,
         target,
+        workers,
         uidPrefix,
         mode: o.mode as 'http' | 'batch' | 'ws',
         batchSize: o.mode === 'batch' ? o.batchSize : 1,
@@ -225,7 +233,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     await fleet.race(settled, (o.duration + 120) * 1000, 'sending');
     // Drain: wait until every accepted message reached every device, or the drain period ends.
     const drainEnd = Date.now() + o.drain * 1000;
-    while (Date.now() < drainEnd && totalOf(delivered) < totalOf(accepted) * o.devices) await sleep(100);
+    while (Date.now() < drainEnd && delivered.total() < accepted.total() * o.devices) await sleep(100);
     await cpu.reached(cpuTo); // only waits when everything arrived before the end of the last whole second
     fleet.broadcast({ type: 'collect' });
     await fleet.race(collected, 120_000, 'collecting results');
@@ -238,7 +246,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
   const loss = checkLosses(finals, o.devices);
   const steady = delivered.mean(1, Math.max(2, Math.ceil(o.duration)));
   const lastDelivery = delivered.points().reduce((last, [sec, n]) => (n > 0 ? sec : last), 0);
-  const throughput = totalOf(delivered) / (lastDelivery + 1);
+  const throughput = delivered.total() / (lastDelivery + 1);
   const lat = toMs(latency.summary());
   const connections = devices + (o.mode === 'ws' ? senders : 0);
   // Below ~1,000 connections a garbage collection moves RSS by more than the connections cost; use `conns`.
@@ -263,11 +271,12 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
   report.summary = {
     target: `${o.target} ${o.url}`,
     mode: o.mode,
+    'receivers placed on': placement,
     'offered rate (msg/s)': o.rate,
-    sent: totalOf(sent),
+    sent: sent.total(),
     accepted: loss.accepted,
     'failed or skipped': sumCounts(failed),
-    'delivered (unique, all devices)': totalOf(delivered),
+    'delivered (unique, all devices)': delivered.total(),
     'delivered/s (mean of seconds 1 … duration)': Math.round(steady),
     'delivered/s (all deliveries ÷ time to the last one)': Math.round(throughput),
     'latency p50 (ms)': lat.p50,

@@ -22,6 +22,9 @@ export const FAST = {
   },
 };
 
+/** FAST, with one business node that runs its own dispatcher (business.embedDispatcher) and no other. */
+export const FAST_EMBEDDED = { ...FAST, business: 1, dispatchers: 0, embedDispatchers: true };
+
 export class Clients {
   private readonly open = new Set<TestClient>();
 

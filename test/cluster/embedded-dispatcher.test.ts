@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { ETCD_DIRS, LocalCluster } from '../support/cluster.js';
 import { uniqueId, waitFor } from '../support/servers.js';
-import { Clients, FAST } from './clients.js';
+import { Clients, FAST_EMBEDDED } from './clients.js';
 
 /** Established TCP connections on this host to `port`, from /proc/net/tcp (state 01 = ESTABLISHED). */
 function establishedTo(port: number): number {
@@ -20,13 +20,7 @@ describe('cluster: business with its own dispatcher', { timeout: 90_000 }, () =>
   let cluster: LocalCluster;
   let clients: Clients;
   before(async () => {
-    cluster = await LocalCluster.start({
-      ...FAST,
-      business: 1,
-      dispatchers: 0,
-      embedDispatchers: true,
-      workers: 2,
-    });
+    cluster = await LocalCluster.start({ ...FAST_EMBEDDED, workers: 2 });
     clients = new Clients(cluster);
   });
   after(async () => {
