@@ -136,6 +136,7 @@ export async function runBench(argv: string[]): Promise<void> {
         workerPids: c.pids.join(','),
         serverPids: c.serverPids.join(','),
         redisUrl: c.redisUrl,
+        etcd: c.etcd, // a cluster's: push places its receivers on every worker in turn ('' = the all-in-one)
       };
     };
     const peerTarget = () =>
@@ -150,6 +151,7 @@ export async function runBench(argv: string[]): Promise<void> {
             workerPids: peer.pids.join(','),
             serverPids: peer.pids.join(','),
             redisUrl: redis?.url ?? '',
+            etcd: '',
           }
         : undefined;
     type Target = ReturnType<typeof courierTarget>;
