@@ -129,12 +129,6 @@ export class TokenSource {
   }
 }
 
-/**
- * The WebSocket URL to connect to, from GET /v1/gateway asked once per `every` connections. Asking for each
- * connection would add one HTTP request per connection to the business tier and cap the open rate at its
- * request rate; asking once would pin every connection to one worker. Workers publish their connection
- * counts every few seconds, so a new answer every K connections tracks the least-loaded worker closely.
- */
 /** Where a generator's next connection goes: a worker's WebSocket URL. */
 export interface WorkerPicker {
   url(authorization: string): Promise<string>;
@@ -171,6 +165,12 @@ export class WorkerRotation implements WorkerPicker {
   }
 }
 
+/**
+ * The WebSocket URL to connect to, from GET /v1/gateway asked once per `every` connections. Asking for each
+ * connection would add one HTTP request per connection to the business tier and cap the open rate at its
+ * request rate; asking once would pin every connection to one worker. Workers publish their connection
+ * counts every few seconds, so a new answer every K connections tracks the least-loaded worker closely.
+ */
 export class GatewayCursor implements WorkerPicker {
   private current: Promise<string> | undefined;
   private used = 0;
