@@ -59,7 +59,7 @@ export async function postJson<T>(
   if (options.requestId) headers['x-request-id'] = options.requestId;
   let res: { status: number; text: string };
   try {
-    res = await post(new URL(url), headers, payload, options.timeoutMs);
+    res = await post(new URL(url), headers, payload, options.timeoutMs, Date.now() + options.timeoutMs);
   } catch (err) {
     throw new InternalCallError(url, 0, undefined, { cause: err });
   }
@@ -86,6 +86,7 @@ function post(
   headers: Record<string, string | number>,
   payload: Buffer,
   timeoutMs: number,
+  deadline: number, // shared by the resend, so a call never takes longer than timeoutMs in all
   retried = false,
 ): Promise<{ status: number; text: string }> {
   const [client, agent] = url.protocol === 'https:' ? [https, agents.https] : [http, agents.http];
@@ -101,11 +102,14 @@ function post(
       });
       res.on('error', fail);
     });
-    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)),
+      Math.max(0, deadline - Date.now()),
+    );
     function fail(err: NodeJS.ErrnoException): void {
       clearTimeout(timer);
       if (!retried && !answered && req.reusedSocket && err.code === 'ECONNRESET') {
-        resolve(post(url, headers, payload, timeoutMs, true));
+        resolve(post(url, headers, payload, timeoutMs, deadline, true));
       } else reject(err);
     }
     req.on('error', fail);
