@@ -14,6 +14,7 @@ import express, {
 import { CourierError, toErrorBody } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { jsonProblem } from '../protocol/json-guard.js';
+import { LISTEN_BACKLOG } from './backlog.js';
 import type { FastRoutes } from './fast-routes.js';
 
 // Express plumbing shared by the business and dispatcher HTTP servers: JSON bodies with a size cap, request
@@ -118,7 +119,7 @@ export function listen(
     }));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen(port, host, LISTEN_BACKLOG, () => {
       server.off('error', reject);
       resolve({ server, port: (server.address() as AddressInfo).port, close });
     });

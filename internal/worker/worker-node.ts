@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import type { Discovery, Registration, WorkerNode } from '../discovery/discovery.js';
 import { errorMessage } from '../errors.js';
 import { advertisedHost, answerClientError } from '../http/app.js';
+import { LISTEN_BACKLOG } from '../http/backlog.js';
 import { InternalAuth } from '../http/internal-auth.js';
 import { componentLogger, type Logger } from '../log/logger.js';
 import { Metrics } from '../metrics/metrics.js';
@@ -155,7 +156,7 @@ export async function startWorker(options: WorkerNodeOptions, deps: WorkerNodeDe
   gateway.attach(http);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
-    http.listen(worker.ws.port, worker.ws.host, () => resolve());
+    http.listen(worker.ws.port, worker.ws.host, LISTEN_BACKLOG, () => resolve());
   });
   const wsPort = (http.address() as AddressInfo).port;
 

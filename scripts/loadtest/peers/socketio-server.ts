@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
+import { LISTEN_BACKLOG } from '../../../internal/http/backlog.js';
 import { HelpRequested, UsageError, check, list, parseOptions, type Specs } from '../args.js';
 import { freePorts } from '../local-servers.js';
 
@@ -172,7 +173,7 @@ async function serve(o: {
   });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
-    http.listen(o.port, o.host, () => resolve());
+    http.listen(o.port, o.host, LISTEN_BACKLOG, () => resolve()); // as courier's: the same accept queue
   });
   return async () => {
     await new Promise<void>((resolve) => io?.close(() => resolve()));
