@@ -4,6 +4,8 @@
 // emits one `ack` per message as that peer's protocol has it; pings are answered by `ws` itself. Kept lean:
 // at 15,000 connections per generator, every closure and buffer per connection shows up in the generator's
 // own memory.
+import { Agent, type ClientRequestArgs } from 'node:http';
+import { createConnection, type NetConnectOpts, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { io, type ManagerOptions, type SocketOptions } from 'socket.io-client';
 
@@ -24,6 +26,19 @@ export interface OutgoingSend {
   clientMsgId: string;
   to: string;
   content: { k: number; t: number };
+}
+
+/** Where a connection comes from: a loopback source address ('' = the kernel's) and port (0 = the kernel's). */
+export interface LocalEnd {
+  address: string;
+  port: number;
+}
+
+function localOptions(local: LocalEnd): { localAddress?: string; localPort?: number } {
+  if (!local.address) return {};
+  return local.port
+    ? { localAddress: local.address, localPort: local.port }
+    : { localAddress: local.address };
 }
 
 export interface LoadConn {
@@ -66,14 +81,15 @@ class CourierConn implements LoadConn {
     readonly index: number,
     url: string,
     token: string,
-    localAddress: string,
+    local: LocalEnd,
     timeoutMs: number,
     private readonly events: ConnEvents,
   ) {
+    // ws hands these options to http.request, which hands localAddress and localPort to net.connect.
     this.ws = new WebSocket(`${url}?token=${encodeURIComponent(token)}`, {
       perMessageDeflate: false,
       handshakeTimeout: timeoutMs,
-      ...(localAddress ? { localAddress } : {}),
+      ...localOptions(local),
     });
     this.ws.on('unexpected-response', (req, res) => {
       res.resume();
@@ -175,6 +191,18 @@ class CourierConn implements LoadConn {
 
 type IoSocket = ReturnType<typeof io>;
 
+/** Connects from one given local port (the address comes with the request's options). */
+class LocalPortAgent extends Agent {
+  constructor(private readonly localPort: number) {
+    super();
+  }
+
+  // The agent's own callback needs no call: a socket returned here is taken as created.
+  override createConnection(options: ClientRequestArgs): Socket {
+    return createConnection({ ...(options as NetConnectOpts), localPort: this.localPort });
+  }
+}
+
 class SocketIoConn implements LoadConn {
   private opened = false;
   private closing = false;
@@ -184,20 +212,22 @@ class SocketIoConn implements LoadConn {
     readonly index: number,
     url: string,
     uid: string,
-    localAddress: string,
+    local: LocalEnd,
     timeoutMs: number,
     private readonly events: ConnEvents,
   ) {
-    // localAddress is passed through to `ws` by engine.io-client but is missing from its type.
-    const options: Partial<ManagerOptions & SocketOptions> & Record<string, unknown> = {
+    // engine.io-client passes localAddress (missing from its type) and agent on to `ws`, but not localPort:
+    // the port goes through an agent of this connection's own (typed there as string | boolean).
+    const options: Record<string, unknown> = {
       transports: ['websocket'],
       query: { uid },
       reconnection: false,
       forceNew: true,
       timeout: timeoutMs,
-      ...(localAddress ? { localAddress } : {}),
+      ...(local.address ? { localAddress: local.address } : {}),
+      ...(local.address && local.port ? { agent: new LocalPortAgent(local.port) } : {}),
     };
-    this.socket = io(url, options);
+    this.socket = io(url, options as Partial<ManagerOptions & SocketOptions>);
     this.socket.on('connect', () => {
       this.opened = true;
       this.events.open(this);
@@ -248,11 +278,11 @@ export function openConn(
   index: number,
   url: string,
   auth: { token: string; uid: string },
-  localAddress: string,
+  local: LocalEnd,
   timeoutMs: number,
   events: ConnEvents,
 ): LoadConn {
   return kind === 'courier'
-    ? new CourierConn(index, url, auth.token, localAddress, timeoutMs, events)
-    : new SocketIoConn(index, url, auth.uid, localAddress, timeoutMs, events);
+    ? new CourierConn(index, url, auth.token, local, timeoutMs, events)
+    : new SocketIoConn(index, url, auth.uid, local, timeoutMs, events);
 }

@@ -16,6 +16,7 @@ import { Histogram, percentileSeries, toMs } from './histogram.js';
 import { addCount, type ChildMessage } from './ipc.js';
 import { discoverPids, perConnection, sampleMemory, totalRss, type MemorySample } from './memory.js';
 import { autoProcs, autoSources, splitPlan } from './plan.js';
+import { bindablePorts } from './source-ports.js';
 import { Progress, fmt } from './progress.js';
 import { newReport, writeReport, type Report } from './report.js';
 import { realClock } from './scheduler.js';
@@ -64,6 +65,7 @@ export async function runConns(o: ConnsOptions): Promise<ConnsResult> {
     sources,
     maxPerProc: o.maxPerProc,
     maxPerSource: o.maxPerSource,
+    ports: bindablePorts(),
   });
   const report = newReport('conns', `courier load: ${fmt(o.count)} connections (${o.target})`, {
     ...o,

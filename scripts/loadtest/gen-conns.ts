@@ -7,6 +7,7 @@ import type { ChildMessage, ConnsJob, ConnsTick } from './ipc.js';
 import { Opener } from './opener.js';
 import { connectionsOf } from './plan.js';
 import { realClock, runOpenLoop } from './scheduler.js';
+import { generatorPorts } from './source-ports.js';
 
 export interface GeneratorIo {
   send(message: ChildMessage): void;
@@ -65,27 +66,33 @@ export async function runConnsJob(job: ConnsJob, io: GeneratorIo): Promise<void>
       io.send({ type: 'settled', proc: job.proc });
     }
   };
-  const opener = new Opener(target, gateway, job.maxPending, {
-    open: (conn) => {
-      open++;
-      answered++;
-      tick.opened++;
-      const sec = Math.floor((realClock.now() - startMs) / 1000);
-      tick.openedBySecond[sec] = (tick.openedBySecond[sec] ?? 0) + 1;
-      openLatency.record((realClock.now() - (intended[conn.index] ?? 0)) * 1000);
-      maybeSettled();
+  const opener = new Opener(
+    target,
+    gateway,
+    job.maxPending,
+    {
+      open: (conn) => {
+        open++;
+        answered++;
+        tick.opened++;
+        const sec = Math.floor((realClock.now() - startMs) / 1000);
+        tick.openedBySecond[sec] = (tick.openedBySecond[sec] ?? 0) + 1;
+        openLatency.record((realClock.now() - (intended[conn.index] ?? 0)) * 1000);
+        maybeSettled();
+      },
+      fail: (_k, reason) => {
+        answered++;
+        tick.failed[reason] = (tick.failed[reason] ?? 0) + 1;
+        maybeSettled();
+      },
+      drop: (_k, reason) => {
+        open--;
+        tick.closed[reason] = (tick.closed[reason] ?? 0) + 1;
+      },
+      message: () => undefined, // ACKed by the connection itself; nothing else to count here
     },
-    fail: (_k, reason) => {
-      answered++;
-      tick.failed[reason] = (tick.failed[reason] ?? 0) + 1;
-      maybeSettled();
-    },
-    drop: (_k, reason) => {
-      open--;
-      tick.closed[reason] = (tick.closed[reason] ?? 0) + 1;
-    },
-    message: () => undefined, // ACKed by the connection itself; nothing else to count here
-  });
+    generatorPorts(job.plan, job.proc),
+  );
   const flush = () => {
     tick.open = open;
     tick.openLatency = openLatency.toData();

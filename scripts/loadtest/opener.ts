@@ -5,6 +5,7 @@ import { openConn, type ConnEvents, type LoadConn } from './clients.js';
 import type { WorkerPicker } from './http-client.js';
 import type { TargetSpec } from './ipc.js';
 import { realClock } from './scheduler.js';
+import type { SourcePorts } from './source-ports.js';
 
 export interface OpenTask {
   k: number; // local index in this generator
@@ -42,6 +43,7 @@ export class Opener {
     private readonly picker: WorkerPicker,
     private readonly maxPending: number,
     events: ConnEvents,
+    private readonly ports?: SourcePorts, // local ports for bound sources (none: the kernel picks)
   ) {
     // Every outcome frees a handshake slot, so the queue moves on whatever happened to the connection.
     this.wrapped = {
@@ -113,12 +115,13 @@ export class Opener {
         if (this.started.get(task.k) !== slot) return; // timed out while asking the gateway
         // --spread: the same worker port on another loopback address is a new 4-tuple space, no bind() needed.
         const spread = this.target.spread && task.source !== '';
+        const bind = spread ? '' : task.source;
         const conn = openConn(
           this.target.kind,
           task.k,
           spread ? url.replace('//127.0.0.1:', `//${task.source}:`) : url,
           task,
-          spread ? '' : task.source,
+          { address: bind, port: bind && this.ports ? this.ports.next(bind) : 0 },
           this.target.connectTimeoutMs,
           this.wrapped,
         );

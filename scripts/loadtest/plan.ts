@@ -7,12 +7,22 @@ export const HARD_FILE_LIMIT = 20_000; // per process, on this machine
 export const DEFAULT_MAX_PER_PROC = 15_000; // leaves room for HTTP sockets, IPC and the runtime's own files
 export const DEFAULT_MAX_PER_SOURCE = 25_000; // below the ~28k ephemeral ports per source → destination
 
+/** Local ports to bind connections to (see source-ports.ts): below the kernel's ephemeral range. */
+export interface PortRange {
+  lo: number; // first port
+  hi: number; // one past the last
+}
+
+export const FIRST_BINDABLE_PORT = 1024;
+const DEFAULT_PORTS: PortRange = { lo: FIRST_BINDABLE_PORT, hi: 32_768 };
+
 export interface PlanInput {
   count: number; // connections
   procs: number; // generator processes
   sources: string[]; // local addresses to bind; [] = let the kernel pick (127.0.0.1)
   maxPerProc?: number;
   maxPerSource?: number;
+  ports?: PortRange; // default 1024–32767; the tools pass bindablePorts()
 }
 
 export interface ProcPlan {
@@ -27,6 +37,7 @@ export interface Plan {
   sources: string[];
   perSource: Record<string, number>;
   maxPerProc: number;
+  ports: PortRange;
 }
 
 export class PlanError extends Error {
@@ -72,7 +83,8 @@ export function splitPlan(input: PlanInput): Plan {
         `(one process may hold at most ${HARD_FILE_LIMIT} open files here); use --procs ${Math.ceil(count / maxPerProc)} or more`,
     );
   }
-  const plan: Plan = { count, procs: [], sources: [...sources], perSource: {}, maxPerProc };
+  const ports = input.ports ?? DEFAULT_PORTS;
+  const plan: Plan = { count, procs: [], sources: [...sources], perSource: {}, maxPerProc, ports };
   for (let p = 0; p < procs; p++) {
     const n = Math.floor(count / procs) + (p < count % procs ? 1 : 0);
     plan.procs.push({ index: p, count: n, perSource: {} });
@@ -91,6 +103,13 @@ export function splitPlan(input: PlanInput): Plan {
       `${count} connections over ${Math.max(1, sources.length)} source address(es) puts ${busiest} on one source, ` +
         `above ${maxPerSource} (ephemeral ports per source → destination pair run out near 28,000); ` +
         `use --sources ${Math.ceil(count / maxPerSource)} or more`,
+    );
+  }
+  if (sources.length > 0 && busiest > ports.hi - ports.lo) {
+    throw new PlanError(
+      `${busiest} connections on one source address, but only ${ports.hi - ports.lo} ports ` +
+        `(${ports.lo}–${ports.hi - 1}) lie below the kernel's ephemeral range to bind them to; ` +
+        `use --sources ${Math.ceil(count / (ports.hi - ports.lo))} or more`,
     );
   }
   return plan;

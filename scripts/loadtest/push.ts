@@ -16,6 +16,7 @@ import { Histogram, percentileSeries, toMs, type LatencySummary } from './histog
 import { addCount, type ChildMessage, type PushFinal } from './ipc.js';
 import { describePid, discoverPids, perConnection, sampleMemory, workerUrlsFromEtcd } from './memory.js';
 import { autoProcs, autoSources, splitPlan } from './plan.js';
+import { bindablePorts } from './source-ports.js';
 import { Progress, fmt } from './progress.js';
 import { checkLosses, type LossCheck } from './losses.js';
 import { newReport, writeReport, type Report } from './report.js';
@@ -117,6 +118,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     sources,
     maxPerProc: o.maxPerProc - Math.ceil(senders / procs),
     maxPerSource: o.maxPerSource,
+    ports: bindablePorts(),
   });
   const total = Math.round(o.rate * o.duration);
   const report = newReport(

@@ -69,7 +69,7 @@ describe('loadtest courier receiver', () => {
         0,
         `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/ws`,
         { token: 't', uid: 'u' },
-        '',
+        { address: '', port: 0 },
         5000,
         {
           open: () => resolve(),
