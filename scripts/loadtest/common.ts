@@ -36,8 +36,8 @@ export const targetSpecs = {
     kind: 'bool',
     help:
       'use the loopback addresses as destinations (127.0.0.2… → the worker, which must listen on 0.0.0.0) instead of\n' +
-      'binding them as sources: bind() before connect() makes the kernel search for a free port, which took\n' +
-      "all of a generator's CPU (system time) past ~60,000 sockets here; connect() alone does not",
+      'binding them as sources (no bind() at all; bound sources get ports picked by the generator, see\n' +
+      'docs/LOADTEST.md "Many connections on one machine")',
   },
   role: { kind: 'str', def: 'customer', help: 'role claim of the load users: customer or agent' },
   platform: { kind: 'str', def: 'load', help: 'platform claim of the load users' },
