@@ -104,7 +104,7 @@ export async function runConns(o: ConnsOptions): Promise<ConnsResult> {
 
   const { pids, how } = await discoverPids(o, (t) => progress.note(t), false);
   progress.note(
-    `plan: ${fmt(o.count)} connections over ${procs} generator(s) × ${sources.length} source(s) (${sources.join(', ')}); worker pids [${pids.join(', ')}] via ${how}`,
+    `plan: ${fmt(o.count)} connections over ${procs} generator(s) × ${sources.length} source(s) (${sources.join(', ') || 'none bound: the kernel picks'}); worker pids [${pids.join(', ')}] via ${how}`,
   );
   const before = await sampleMemory(pids, o.redisUrl, (t) => progress.note(t));
   const fleet = new Fleet(procs, onMessage);

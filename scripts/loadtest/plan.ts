@@ -131,14 +131,21 @@ export function loopbackSources(count: number, base = '127.0.0.2'): string[] {
   return out;
 }
 
-/** Sources for a count: the number asked for, or (0 = auto) as few as keep each under the per-source cap. */
+/**
+ * Sources for a count: the number asked for, or (0 = auto) as few as keep each under the per-source cap, and
+ * none at all while one source is enough. Without a source address to bind, connect() picks the local port
+ * for its destination, and on loopback may reuse one still in TIME_WAIT (tcp_tw_reuse): a bound source needs
+ * a port free on every destination, and runs that follow each other within a minute (bench's) left the
+ * ports below the ephemeral range all in TIME_WAIT, so generators fell back to the kernel's slow search.
+ */
 export function autoSources(
   count: number,
   asked: number,
   base: string,
   maxPerSource = DEFAULT_MAX_PER_SOURCE,
 ): string[] {
-  const n = asked > 0 ? asked : Math.max(1, Math.ceil(count / maxPerSource));
+  if (asked === 0 && count <= maxPerSource) return [];
+  const n = asked > 0 ? asked : Math.ceil(count / maxPerSource);
   return loopbackSources(n, base);
 }
 

@@ -76,6 +76,8 @@ describe('loadtest plan splitter', () => {
     assert.equal(autoProcs(100, 0), 1);
     assert.equal(autoProcs(100, 4), 4);
     assert.equal(autoSources(1_000_000, 0, '127.0.0.2').length, 40);
+    assert.deepEqual(autoSources(25_000, 0, '127.0.0.2'), [], 'one source is enough: bind none');
+    assert.deepEqual(autoSources(25_000, 1, '127.0.0.2'), ['127.0.0.2'], 'asked for: bound');
     assert.deepEqual(loopbackSources(3, '127.0.0.254'), ['127.0.0.254', '127.0.0.255', '127.0.1.0']);
     assert.throws(() => loopbackSources(2, '10.0.0.1'), PlanError);
   });
