@@ -66,33 +66,27 @@ export async function runConnsJob(job: ConnsJob, io: GeneratorIo): Promise<void>
       io.send({ type: 'settled', proc: job.proc });
     }
   };
-  const opener = new Opener(
-    target,
-    gateway,
-    job.maxPending,
-    {
-      open: (conn) => {
-        open++;
-        answered++;
-        tick.opened++;
-        const sec = Math.floor((realClock.now() - startMs) / 1000);
-        tick.openedBySecond[sec] = (tick.openedBySecond[sec] ?? 0) + 1;
-        openLatency.record((realClock.now() - (intended[conn.index] ?? 0)) * 1000);
-        maybeSettled();
-      },
-      fail: (_k, reason) => {
-        answered++;
-        tick.failed[reason] = (tick.failed[reason] ?? 0) + 1;
-        maybeSettled();
-      },
-      drop: (_k, reason) => {
-        open--;
-        tick.closed[reason] = (tick.closed[reason] ?? 0) + 1;
-      },
-      message: () => undefined, // ACKed by the connection itself; nothing else to count here
+  const opener = new Opener(target, gateway, job.maxPending, generatorPorts(job.plan, job.proc), {
+    open: (conn) => {
+      open++;
+      answered++;
+      tick.opened++;
+      const sec = Math.floor((realClock.now() - startMs) / 1000);
+      tick.openedBySecond[sec] = (tick.openedBySecond[sec] ?? 0) + 1;
+      openLatency.record((realClock.now() - (intended[conn.index] ?? 0)) * 1000);
+      maybeSettled();
     },
-    generatorPorts(job.plan, job.proc),
-  );
+    fail: (_k, reason) => {
+      answered++;
+      tick.failed[reason] = (tick.failed[reason] ?? 0) + 1;
+      maybeSettled();
+    },
+    drop: (_k, reason) => {
+      open--;
+      tick.closed[reason] = (tick.closed[reason] ?? 0) + 1;
+    },
+    message: () => undefined, // ACKed by the connection itself; nothing else to count here
+  });
   const flush = () => {
     tick.open = open;
     tick.openLatency = openLatency.toData();

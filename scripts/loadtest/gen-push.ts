@@ -9,8 +9,8 @@ import { GatewayCursor, HttpClient, TokenSource, WorkerRotation } from './http-c
 import { bump, messageKey, type PushJob, type PushTick } from './ipc.js';
 import { Opener, type OpenTask } from './opener.js';
 import { connectionsOf } from './plan.js';
-import { generatorPorts } from './source-ports.js';
 import { realClock, runOpenLoop } from './scheduler.js';
+import { generatorPorts } from './source-ports.js';
 import { Sender, type Outgoing } from './sender.js';
 
 export async function runPushJob(job: PushJob, io: GeneratorIo & { collect: Promise<void> }): Promise<void> {
@@ -58,51 +58,45 @@ export async function runPushJob(job: PushJob, io: GeneratorIo & { collect: Prom
   };
   const second = () => Math.floor((realClock.now() - startMs) / 1000);
   const sender = new Sender(job, http, senderTokens, opened, devices.length, () => tick, second);
-  const opener = new Opener(
-    target,
-    picker,
-    200,
-    {
-      open: (conn) => {
-        opened[conn.index] = conn;
-        const s = state[conn.index];
-        if (s) s.opened = true;
-        answer();
-      },
-      fail: (_k, reason) => {
-        connectFailures++;
-        tick.dropped[`connect: ${reason}`] = (tick.dropped[`connect: ${reason}`] ?? 0) + 1;
-        answer();
-      },
-      drop: (k, reason) => {
-        opened[k] = undefined;
-        const s = state[k];
-        if (s) s.dropped = true;
-        tick.dropped[reason] = (tick.dropped[reason] ?? 0) + 1;
-      },
-      message: (k, key, t) => {
-        const seen = received[k];
-        if (key === undefined || t === undefined || !seen) {
-          tick.unexpected++;
-          return;
-        }
-        if (seen.has(key)) {
-          tick.duplicates++;
-          return;
-        }
-        seen.add(key);
-        tick.delivered++;
-        const now = realClock.now();
-        const sec = Math.floor((now - startMs) / 1000);
-        bump(tick, sec, 2, 1);
-        let h = latency.get(sec);
-        if (!h) latency.set(sec, (h = new Histogram()));
-        h.record((now - t) * 1000);
-      },
-      sent: (_k, clientMsgId, error) => sender.answered(clientMsgId, error),
+  const opener = new Opener(target, picker, 200, generatorPorts(job.plan, proc), {
+    open: (conn) => {
+      opened[conn.index] = conn;
+      const s = state[conn.index];
+      if (s) s.opened = true;
+      answer();
     },
-    generatorPorts(job.plan, proc),
-  );
+    fail: (_k, reason) => {
+      connectFailures++;
+      tick.dropped[`connect: ${reason}`] = (tick.dropped[`connect: ${reason}`] ?? 0) + 1;
+      answer();
+    },
+    drop: (k, reason) => {
+      opened[k] = undefined;
+      const s = state[k];
+      if (s) s.dropped = true;
+      tick.dropped[reason] = (tick.dropped[reason] ?? 0) + 1;
+    },
+    message: (k, key, t) => {
+      const seen = received[k];
+      if (key === undefined || t === undefined || !seen) {
+        tick.unexpected++;
+        return;
+      }
+      if (seen.has(key)) {
+        tick.duplicates++;
+        return;
+      }
+      seen.add(key);
+      tick.delivered++;
+      const now = realClock.now();
+      const sec = Math.floor((now - startMs) / 1000);
+      bump(tick, sec, 2, 1);
+      let h = latency.get(sec);
+      if (!h) latency.set(sec, (h = new Histogram()));
+      h.record((now - t) * 1000);
+    },
+    sent: (_k, clientMsgId, error) => sender.answered(clientMsgId, error),
+  });
   const connectStart = realClock.now();
   await runOpenLoop(
     { ratePerSec: job.connectRatePerSec, startMs: connectStart, total: tasks.length },

@@ -42,8 +42,8 @@ export class Opener {
     private readonly target: TargetSpec,
     private readonly picker: WorkerPicker,
     private readonly maxPending: number,
+    private readonly ports: SourcePorts, // local ports of the connections that bind a source address
     events: ConnEvents,
-    private readonly ports?: SourcePorts, // local ports for bound sources (none: the kernel picks)
   ) {
     // Every outcome frees a handshake slot, so the queue moves on whatever happened to the connection.
     this.wrapped = {
@@ -121,7 +121,7 @@ export class Opener {
           task.k,
           spread ? url.replace('//127.0.0.1:', `//${task.source}:`) : url,
           task,
-          { address: bind, port: bind && this.ports ? this.ports.next(bind) : 0 },
+          { address: bind, port: bind ? this.ports.next(bind) : 0 },
           this.target.connectTimeoutMs,
           this.wrapped,
         );
