@@ -45,7 +45,9 @@ export const targetSpecs = {
   sources: {
     kind: 'int',
     def: 0,
-    help: 'loopback source addresses to bind (0 = as few as keep each under --max-per-source)',
+    help:
+      'loopback source addresses to bind (0 = none while one would do, else as few as keep each under\n' +
+      '--max-per-source)',
   },
   sourceBase: {
     kind: 'str',
