@@ -14,7 +14,8 @@ export interface PortRange {
 }
 
 export const FIRST_BINDABLE_PORT = 1024;
-const DEFAULT_PORTS: PortRange = { lo: FIRST_BINDABLE_PORT, hi: 32_768 };
+/** Where /proc/sys/net/ipv4/ip_local_port_range cannot be read: 1024 up to Linux's default ephemeral range. */
+export const DEFAULT_PORTS: PortRange = { lo: FIRST_BINDABLE_PORT, hi: 32_768 };
 
 export interface PlanInput {
   count: number; // connections

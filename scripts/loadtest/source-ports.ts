@@ -11,13 +11,11 @@
 // taken when it started (live sockets, TIME_WAIT left by an earlier run, listeners).
 import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { FIRST_BINDABLE_PORT, type Plan, type PortRange } from './plan.js';
-
-const DEFAULT_EPHEMERAL_LOW = 32_768;
+import { DEFAULT_PORTS, FIRST_BINDABLE_PORT, type Plan, type PortRange } from './plan.js';
 
 /** Ports a generator may bind on its source addresses: from 1024 up to the kernel's ephemeral range. */
 export function bindablePorts(readFile = (path: string) => readFileSync(path, 'utf8')): PortRange {
-  let low = DEFAULT_EPHEMERAL_LOW;
+  let low = DEFAULT_PORTS.hi;
   try {
     const first = Number(readFile('/proc/sys/net/ipv4/ip_local_port_range').trim().split(/\s+/)[0]);
     if (Number.isInteger(first) && first > FIRST_BINDABLE_PORT) low = first;
