@@ -27,8 +27,8 @@ export const pushSummary =
   'time: a stalled server shows up as latency, not as a lower offered rate) through POST /v1/messages (http),\n' +
   'POST /v1/messages/batch (batch) or WebSocket send frames (ws), to --receivers users who ACK every message,\n' +
   'connected to every worker in turn (the workers in etcd, with --etcd) or else through the gateway. Reports\n' +
-  'delivered/s, latency from intended send to receipt, losses, and the\n' +
-  'CPU time the server processes spent per delivered message (from /proc/<pid>/stat).';
+  'delivered/s, latency from intended send to receipt, losses, and the CPU time the server processes spent\n' +
+  'per delivered message (from /proc/<pid>/stat).';
 
 export const pushSpecs = {
   mode: {
