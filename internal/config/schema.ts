@@ -242,6 +242,9 @@ export const configSchema = z
         extendSeconds: z.number().min(0).default(60), // added by each attempt during an automatic ban
         maxBanSeconds: z.number().positive().default(3_600), // an automatic ban ends at most this far ahead
         defaultTtlSeconds: z.number().int().positive().default(86_400), // manual bans without ttlSeconds
+        // Redis driver: how long a node may answer a ban check from memory. Changes reach every node at once
+        // over pub/sub; this bounds staleness only if such a message is lost unnoticed (0 = always read Redis).
+        checkCacheSeconds: z.number().min(0).default(2),
       })
       .strict()
       .default({}),

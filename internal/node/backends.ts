@@ -170,6 +170,7 @@ export class Backends {
                 ...options,
                 prefix: this.config.redis.prefix,
                 logger: this.logger.child({ component: 'blacklist' }),
+                checkCacheMs: ms(b.checkCacheSeconds),
               },
               this.redis(),
             )
