@@ -25,12 +25,14 @@ const RECONNECT_MS = 1_000; // between subscriber connections; checks read Redis
  * old expiry is read again then.
  */
 export class CheckCache {
-  private readonly entries = new Map<string, { ban: Ban | null; until: number }>();
+  // In the order remembered (a key remembered again moves to the end), so the oldest are always first.
+  private readonly entries = new Map<string, { ban: Ban | null; until: number; at: number }>();
   private generation = 0;
   private listening = false;
   private closed = false;
   private subscriber: Redis | undefined;
   private retry: NodeJS.Timeout | undefined;
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(
     private readonly client: RedisClient,
@@ -39,6 +41,8 @@ export class CheckCache {
     private readonly logger?: Logger,
   ) {
     this.connect();
+    // A worker checks every uid that connects, once: without a sweep those answers would stay until evicted.
+    this.sweeper = setInterval(() => this.sweep(), maxAgeMs).unref();
   }
 
   /** Whether answers are remembered now: false until the subscription is up and while it is down. */
@@ -62,12 +66,14 @@ export class CheckCache {
 
   remember(key: string, ban: Ban | null, version: number): void {
     if (!this.listening || version !== this.generation) return;
-    const until = Math.min(Date.now() + this.maxAgeMs, ban ? ban.expiresAt : Infinity);
-    if (this.entries.size >= MAX_ENTRIES && !this.entries.has(key)) {
+    const at = Date.now();
+    const until = Math.min(at + this.maxAgeMs, ban ? ban.expiresAt : Infinity);
+    this.entries.delete(key);
+    if (this.entries.size >= MAX_ENTRIES) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
-    this.entries.set(key, { ban, until });
+    this.entries.set(key, { ban, until, at });
   }
 
   /** A change to this key, made here or heard from another node. */
@@ -79,6 +85,7 @@ export class CheckCache {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retry);
+    clearInterval(this.sweeper);
     this.deafen();
     await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
   }
@@ -119,6 +126,20 @@ export class CheckCache {
         subscriber.disconnect(); // ends it, and 'end' tries again
       },
     );
+  }
+
+  /** Drops the answers older than maxAgeMs, from the oldest until the first younger one. */
+  private sweep(): void {
+    const oldest = Date.now() - this.maxAgeMs;
+    for (const [key, entry] of this.entries) {
+      if (entry.at > oldest) return;
+      this.entries.delete(key);
+    }
+  }
+
+  /** How many answers are held (for tests of the sweep). */
+  get size(): number {
+    return this.entries.size;
   }
 
   private deafen(): void {

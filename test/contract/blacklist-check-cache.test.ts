@@ -137,6 +137,18 @@ for (const [name, start] of servers) {
       await waitFor('the subscription back', () => bl.remembering);
     });
 
+    it('drops answers older than their age even if nobody asks for them again', async () => {
+      const cache = new CheckCache(connect(), uniqueId('changes-'), 200);
+      try {
+        await waitFor('subscription', () => cache.active);
+        for (const key of ['a', 'b', 'c']) cache.remember(key, null, cache.version);
+        assert.equal(cache.size, 3);
+        await waitFor('the sweep', () => cache.size === 0, 5_000);
+      } finally {
+        await cache.close();
+      }
+    });
+
     it('does not remember a read that a change overtook, nor a ban past its end', async () => {
       const cache = new CheckCache(connect(), uniqueId('changes-'), REMEMBER_MS);
       try {
