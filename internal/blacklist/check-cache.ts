@@ -19,8 +19,8 @@ const RECONNECT_MS = 1_000; // between subscriber connections; checks read Redis
  *   drops, since what was published meanwhile is lost;
  * - a read is remembered only if no change was heard between its start and its answer (`version`): a read
  *   answered before a ban's write may arrive after the ban's message;
- * - an entry lives at most `maxAgeMs`, a ban no longer than itself: the bound if a message is missed in a way
- *   the client does not report (a Redis Cluster subscriber moved to another node).
+ * - an entry lives at most `maxAgeMs`, a ban no longer than itself: the bound if a message is ever lost in a
+ *   way no connection event reports.
  * A ban's extension by attempts is not announced: it only lengthens a ban, and an entry that ends with the
  * old expiry is read again then.
  */
