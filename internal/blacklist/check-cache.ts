@@ -109,7 +109,7 @@ export class CheckCache {
     subscriber.on('error', (err: unknown) =>
       this.logger?.debug({ err: errorMessage(err) }, 'ban-change subscription error'),
     );
-    subscriber.once('close', () => this.deafen());
+    // With no retry strategy every close is followed at once by 'end' (ioredis's closeHandler).
     subscriber.once('end', () => {
       this.deafen();
       if (!this.closed) this.retry = setTimeout(() => this.connect(), RECONNECT_MS).unref();
