@@ -1,5 +1,6 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { LATENCY_BUCKETS_SECONDS } from './buckets.js';
+import { type CounterChild, type HistogramChild, LocalCounter, LocalHistogram } from './local-metrics.js';
 import { RateWindow } from './rate-window.js';
 
 // What business counts: messages in by ingress and whether they were sent, and how long a send takes
@@ -10,19 +11,19 @@ export type Ingress = 'http' | 'batch' | 'ws';
 export class BusinessMetrics {
   /** Messages sent, with their send duration, for the admin dashboard's messages/s and p99. */
   readonly window = new RateWindow();
-  private readonly sent: Record<Ingress, Counter.Internal>;
-  private readonly refused: Record<Ingress, Counter.Internal>;
-  private readonly duration: Record<Ingress, Histogram.Internal<'ingress'>>;
+  private readonly sent: Record<Ingress, CounterChild>;
+  private readonly refused: Record<Ingress, CounterChild>;
+  private readonly duration: Record<Ingress, HistogramChild>;
 
   constructor(registry: Registry) {
     const registers = [registry];
-    const messages = new Counter({
+    const messages = new LocalCounter({
       name: 'courier_messages_in_total',
       help: 'Messages received by business, by ingress (http, batch, ws) and outcome (sent, refused).',
       labelNames: ['ingress', 'outcome'],
       registers,
     });
-    const duration = new Histogram({
+    const duration = new LocalHistogram({
       name: 'courier_send_duration_seconds',
       help: 'Time business takes to send one message, until it is stored and handed to a dispatcher.',
       labelNames: ['ingress'],

@@ -1,5 +1,6 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { LATENCY_BUCKETS_SECONDS } from './buckets.js';
+import { type CounterChild, type HistogramChild, LocalCounter, LocalHistogram } from './local-metrics.js';
 import type { SharedMetrics } from './metrics.js';
 import { RateWindow } from './rate-window.js';
 
@@ -15,16 +16,16 @@ export type DispatchOutcome = 'delivered' | 'missing' | 'dead_worker' | 'failed'
 export class DispatcherMetrics {
   /** Items dispatched, with the duration of their dispatch call, for the admin dashboard. */
   readonly window = new RateWindow();
-  private readonly items: Record<'message' | 'event' | 'close', Counter.Internal>;
-  private readonly outcomes: Record<DispatchOutcome, Counter.Internal>;
-  private readonly duration: Histogram;
+  private readonly items: Record<'message' | 'event' | 'close', CounterChild>;
+  private readonly outcomes: Record<DispatchOutcome, CounterChild>;
+  private readonly duration: HistogramChild;
 
   constructor(
     registry: Registry,
     readonly shared: SharedMetrics,
   ) {
     const registers = [registry];
-    const items = new Counter({
+    const items = new LocalCounter({
       name: 'courier_dispatch_items_total',
       help: 'Items received from business for dispatch, by kind (message, event, close).',
       labelNames: ['kind'],
@@ -35,7 +36,7 @@ export class DispatcherMetrics {
       event: items.labels('event'),
       close: items.labels('close'),
     };
-    const outcomes = new Counter({
+    const outcomes = new LocalCounter({
       name: 'courier_dispatch_connections_total',
       help: 'Connections items were routed to, by outcome: delivered, missing, dead_worker, failed.',
       labelNames: ['outcome'],
@@ -47,12 +48,12 @@ export class DispatcherMetrics {
       dead_worker: outcomes.labels('dead_worker'),
       failed: outcomes.labels('failed'),
     };
-    this.duration = new Histogram({
+    this.duration = new LocalHistogram({
       name: 'courier_dispatch_duration_seconds',
       help: 'Duration of one dispatch call: registry lookup, pushes to workers and their answers.',
       buckets: LATENCY_BUCKETS_SECONDS,
       registers,
-    });
+    }).labels();
   }
 
   received(kind: 'message' | 'event' | 'close'): void {

@@ -1,8 +1,9 @@
 import type { RequestHandler } from 'express';
 import type { ServerResponse } from 'node:http';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { BusinessMetrics } from './business-metrics.js';
 import { DispatcherMetrics } from './dispatcher-metrics.js';
+import { type CounterChild, type HistogramChild, LocalCounter, LocalHistogram } from './local-metrics.js';
 import { WorkerMetrics } from './worker-metrics.js';
 
 // The Prometheus metrics of one process, on a Registry created by the process's wiring (cmd/*, the
@@ -20,13 +21,13 @@ export type StreamSide = 'dispatcher' | 'worker';
 
 /** Families more than one role writes (in the all-in-one they must exist once). */
 export class SharedMetrics {
-  readonly pushBatchItems: Record<'sent' | 'received', Histogram.Internal<'direction'>>;
+  readonly pushBatchItems: Record<'sent' | 'received', HistogramChild>;
   readonly rateLimited: Record<RateLimitScope, Counter.Internal>;
   private readonly streamSources: Record<StreamSide, (() => number)[]> = { dispatcher: [], worker: [] };
 
   constructor(registry: Registry) {
     const registers = [registry];
-    const batch = new Histogram({
+    const batch = new LocalHistogram({
       name: 'courier_push_batch_items',
       help: 'Items per dispatcher → worker gRPC batch, as sent by dispatchers and received by workers.',
       labelNames: ['direction'],
@@ -141,8 +142,8 @@ export type BanSource = 'manual' | 'auto';
 
 /** Calls to backends (registry, store, discovery, …): latency and errors per operation, bans and refusals. */
 export class BackendMetrics {
-  private readonly duration: Histogram<'backend' | 'op'>;
-  private readonly errors: Counter<'backend' | 'op'>;
+  private readonly duration: LocalHistogram<'backend' | 'op'>;
+  private readonly errors: LocalCounter<'backend' | 'op'>;
   private readonly bans: Counter<'kind' | 'source'>;
   private readonly hits: Counter<'kind'>;
 
@@ -151,14 +152,14 @@ export class BackendMetrics {
     readonly shared: SharedMetrics,
   ) {
     const registers = [registry];
-    this.duration = new Histogram({
+    this.duration = new LocalHistogram({
       name: 'courier_backend_call_duration_seconds',
       help: 'Duration of calls to backends (registry, store, discovery, sequencer, blacklist, rate limits).',
       labelNames: ['backend', 'op'],
       buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
-    this.errors = new Counter({
+    this.errors = new LocalCounter({
       name: 'courier_backend_call_errors_total',
       help: 'Backend calls that failed (rejected), by backend and operation.',
       labelNames: ['backend', 'op'],
@@ -179,10 +180,7 @@ export class BackendMetrics {
   }
 
   /** The pre-bound children of one operation, for a wrapper built once per backend. */
-  op(
-    backend: string,
-    op: string,
-  ): { duration: Histogram.Internal<'backend' | 'op'>; errors: Counter.Internal } {
+  op(backend: string, op: string): { duration: HistogramChild; errors: CounterChild } {
     return { duration: this.duration.labels(backend, op), errors: this.errors.labels(backend, op) };
   }
 

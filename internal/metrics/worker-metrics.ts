@@ -1,6 +1,7 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { CloseCode } from '../protocol/frames.js';
 import { LATENCY_BUCKETS_SECONDS } from './buckets.js';
+import { type CounterChild, type HistogramChild, LocalCounter, LocalHistogram } from './local-metrics.js';
 import type { SharedMetrics } from './metrics.js';
 import { RateWindow } from './rate-window.js';
 
@@ -25,9 +26,9 @@ export class WorkerMetrics {
   private readonly disconnects: Record<DisconnectReason, Counter.Internal>;
   private readonly closes: Counter<'code'>;
   private readonly byCode = new Map<number, Counter.Internal>();
-  private readonly out: Record<'message' | 'event', Counter.Internal>;
-  private readonly deliveryLatency: Histogram;
-  private readonly ackLatency: Histogram;
+  private readonly out: Record<'message' | 'event', CounterChild>;
+  private readonly deliveryLatency: HistogramChild;
+  private readonly ackLatency: HistogramChild;
   private readonly ackTimeouts: Counter;
   private readonly resends: Counter;
 
@@ -67,25 +68,25 @@ export class WorkerMetrics {
       labelNames: ['code'],
       registers,
     });
-    const out = new Counter({
+    const out = new LocalCounter({
       name: 'courier_messages_out_total',
       help: 'Frames pushed to client connections: message (needs an ACK) or event; resends not included.',
       labelNames: ['kind'],
       registers,
     });
     this.out = { message: out.labels('message'), event: out.labels('event') };
-    this.deliveryLatency = new Histogram({
+    this.deliveryLatency = new LocalHistogram({
       name: 'courier_delivery_latency_seconds',
       help: 'From a message’s timestamp (set by business) to its frame written to the first connection.',
       buckets: LATENCY_BUCKETS_SECONDS,
       registers,
-    });
-    this.ackLatency = new Histogram({
+    }).labels();
+    this.ackLatency = new LocalHistogram({
       name: 'courier_ack_latency_seconds',
       help: 'From a message frame written to a connection to its ACK.',
       buckets: LATENCY_BUCKETS_SECONDS,
       registers,
-    });
+    }).labels();
     this.ackTimeouts = new Counter({
       name: 'courier_ack_timeouts_total',
       help: 'Pushed messages whose ACK did not come within ackTimeout (each leads to a resend or a 4008 close).',
