@@ -279,6 +279,22 @@ export async function runBench(argv: string[]): Promise<void> {
         cLat.map((r) => r.cpuCores),
         sLat?.map((r) => r.cpuCores),
       );
+      // The same fixed work timed just before each latency run: a ratio far from 1 means the machine itself
+      // was faster for one system than for the other (box-probe.ts).
+      const probe = (key: 'jsNsPerOp' | 'loopbackRoundTripUs') => (r: PushResult) =>
+        r.machine.probeBefore[key];
+      const probes = [
+        metric(
+          { name: `${mode}: machine probe before the latency run, JSON ns/op`, better: 'lower' },
+          cLat.map(probe('jsNsPerOp')),
+          sLat?.map(probe('jsNsPerOp')),
+        ),
+        metric(
+          { name: `${mode}: machine probe before the latency run, loopback round trip µs`, better: 'lower' },
+          cLat.map(probe('loopbackRoundTripUs')),
+          sLat?.map(probe('loopbackRoundTripUs')),
+        ),
+      ];
       // Per round: what its capacity run and its latency run lost together.
       const lost = (side: 'c' | 's') =>
         capacity.map((cap, i) => {
@@ -297,6 +313,7 @@ export async function runBench(argv: string[]): Promise<void> {
           peerTarget() ? lost('s') : undefined,
           'total',
         ),
+        ...probes,
       );
       const goal = mode === 'batch' ? 20_000 : mode === 'http' ? 3_000 : undefined;
       if (goal) {

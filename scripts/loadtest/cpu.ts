@@ -49,6 +49,8 @@ export interface CpuSample {
   atMs: number;
   /** Ticks per pid, in the order of `CpuRecorder.pids`; null = process gone. */
   ticks: (number | null)[];
+  /** The whole machine's ticks at the same moment (machineTicks), or null where /proc/stat is not read. */
+  machine: number[] | null;
 }
 
 /** CPU seconds between two readings, over the pids present in both; the pids missing from either are listed. */
@@ -99,7 +101,7 @@ export class CpuRecorder {
     const sec = this.samples.length;
     this.timer = setTimeout(
       () => {
-        this.samples.push({ sec, atMs: this.now(), ticks: this.pids.map(cpuTicks) });
+        this.samples.push({ sec, atMs: this.now(), ticks: this.pids.map(cpuTicks), machine: machineTicks() });
         for (const w of this.waiters.filter((x) => x.sec <= sec)) w.resolve();
         this.waiters = this.waiters.filter((x) => x.sec > sec);
         this.schedule();
@@ -136,6 +138,54 @@ export class CpuRecorder {
     }
     return out;
   }
+}
+
+/** The machine-wide `cpu` line of /proc/stat in clock ticks (user nice system idle iowait irq softirq steal), or null. */
+export function machineTicks(): number[] | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const fields = line.trim().split(/\s+/);
+    if (fields[0] !== 'cpu') return null;
+    const ticks = fields.slice(1, 9).map(Number);
+    return ticks.length === 8 && ticks.every(Number.isFinite) ? ticks : null;
+  } catch {
+    return null; // not Linux: the report says "not measured"
+  }
+}
+
+export interface MachineShares {
+  /** Cores busy on average over the window, every process of the machine (load generators included). */
+  coresBusy: number;
+  /** Shares of all cores' time, in %: softirq (network processing, loopback included) and steal. */
+  softirqPercent: number;
+  stealPercent: number;
+}
+
+/**
+ * What the whole machine did between two readings of machineTicks() taken `seconds` apart: the
+ * shares of softirq (loopback packets) and steal (the hypervisor running someone else) tell a busy or
+ * crowded machine from a slower program.
+ */
+export function machineSharesBetween(a: number[], b: number[], seconds: number): MachineShares | null {
+  if (a.length !== 8 || b.length !== 8 || seconds <= 0) return null;
+  const d = b.map((v, i) => v - (a[i] as number));
+  const total = d.reduce((sum, v) => sum + v, 0);
+  if (total <= 0) return null;
+  const [user, nice, system, , , irq, softirq, steal] = d as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  return {
+    coresBusy: round2((user + nice + system + irq + softirq) / clockTicks() / seconds),
+    softirqPercent: round2((softirq / total) * 100),
+    stealPercent: round2((steal / total) * 100),
+  };
 }
 
 export const round2 = (n: number) => Math.round(n * 100) / 100;

@@ -10,7 +10,15 @@ import {
   sumCounts,
   targetSpecs,
 } from './common.js';
-import { CpuRecorder, clockTicks, cpuSecondsBetween, round2 } from './cpu.js';
+import { describeProbe, probeBox, type BoxProbe } from './box-probe.js';
+import {
+  CpuRecorder,
+  clockTicks,
+  cpuSecondsBetween,
+  machineSharesBetween,
+  round2,
+  type MachineShares,
+} from './cpu.js';
 import { Fleet } from './fleet.js';
 import { Histogram, percentileSeries, toMs, type LatencySummary } from './histogram.js';
 import { addCount, type ChildMessage, type PushFinal } from './ipc.js';
@@ -100,6 +108,14 @@ export interface PushResult {
   cpuPerMessageUs: number | null;
   /** Server CPU seconds in that window ÷ its length: cores kept busy on average. */
   cpuCores: number | null;
+  /** How fast the machine was before and after the run, and what all of it did in the CPU window. */
+  machine: MachineReading;
+}
+
+export interface MachineReading {
+  probeBefore: BoxProbe;
+  probeAfter: BoxProbe;
+  window: MachineShares | null;
 }
 
 export async function runPush(o: PushOptions): Promise<PushResult> {
@@ -184,6 +200,8 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
   progress.note(
     `server pids: RSS [${pids.join(', ')}] via ${how}; CPU [${cpuPids.join(', ')}] via ${cpuHow}`,
   );
+  const probeBefore = await probeBox();
+  progress.note(`machine probe: ${describeProbe(probeBefore)}`);
   const before = await sampleMemory(pids, o.redisUrl, (t) => progress.note(t));
   const fleet = new Fleet(procs, onMessage);
   let after = before;
@@ -244,6 +262,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     progress.stop();
     await fleet.close();
   }
+  const probeAfter = await probeBox();
 
   const loss = checkLosses(finals, o.devices);
   const steady = delivered.mean(1, Math.max(2, Math.ceil(o.duration)));
@@ -270,6 +289,11 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       ? Math.round((cpuWindow.seconds * 1e7) / deliveredInWindow) / 10
       : null;
   const cpuCores = cpuUsable && cpuWall > 0 ? round2(cpuWindow.seconds / cpuWall) : null;
+  const machine: MachineReading = {
+    probeBefore,
+    probeAfter,
+    window: cpuA?.machine && cpuB?.machine ? machineSharesBetween(cpuA.machine, cpuB.machine, cpuWall) : null,
+  };
   report.summary = {
     target: `${o.target} ${o.url}`,
     mode: o.mode,
@@ -294,6 +318,11 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     'server RSS per receiver connection (bytes)': rssPerConn,
     'server CPU per delivered message (µs)': cpuPerMessageUs,
     'server CPU (cores busy on average)': cpuCores,
+    'machine: cores busy in that window (every process)': machine.window?.coresBusy ?? null,
+    'machine: softirq / steal in that window (% of all cores)': machine.window
+      ? `${machine.window.softirqPercent} / ${machine.window.stealPercent}`
+      : null,
+    'machine probe before → after': `${describeProbe(probeBefore)} → ${describeProbe(probeAfter)}`,
     'generator max lag (ms)': Math.round(maxLag),
     'requests waiting for a generator socket (peak)': o.mode === 'ws' ? null : waitingForSocket,
   };
@@ -390,6 +419,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       coresPerSecond: cpu?.coresPerSecond() ?? [],
       samples: cpu?.samples ?? [],
     },
+    machine,
   };
   const files = writeReport(report, o.out);
   return {
@@ -404,6 +434,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     rssPerConn,
     cpuPerMessageUs,
     cpuCores,
+    machine,
   };
 }
 
