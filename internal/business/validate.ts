@@ -17,7 +17,12 @@ const url = z
 // more CPU per message than the rest of validation together (profiled under load); only presence is checked.
 const json = z.custom<Json>((value) => value !== undefined, { message: 'Required' });
 
-const contentByType: Record<MessageType, z.ZodType<Json>> = {
+function isCustomContent(value: unknown): boolean {
+  return typeof value === 'string' || (typeof value === 'object' && value !== null && !Array.isArray(value));
+}
+
+/** Each message type's content rule (exported for the test that holds the fast path to it). */
+export const contentByType: Record<MessageType, z.ZodType<Json>> = {
   text: z.string().min(1, 'must not be empty'),
   image: z
     .object({
@@ -59,11 +64,7 @@ const contentByType: Record<MessageType, z.ZodType<Json>> = {
     .strict(),
   // A string or an object of anything. Not z.union([z.string(), z.record(json)]): a union builds an issue
   // (with its message and path) for every option an object fails first, which showed in send-path profiles.
-  custom: z.custom<Json>(
-    (value) =>
-      typeof value === 'string' || (typeof value === 'object' && value !== null && !Array.isArray(value)),
-    { message: 'has the wrong type' },
-  ),
+  custom: z.custom<Json>(isCustomContent, { message: 'has the wrong type' }),
 };
 
 const target = {
@@ -203,5 +204,12 @@ export function validateContent(type: MessageType, content: Json, maxBytes: numb
       'content',
     );
   }
-  return parseOrThrow(contentByType[type], content, ['content']);
+  return QUICK_CONTENT[type]?.(content) ? content : parseOrThrow(contentByType[type], content, ['content']);
 }
+
+// The fast path of contentByType for the two types whose rule is one test (a safeParse of the `custom` refine
+// was ~4 % of the send path's allocation); anything they do not accept goes to zod for its error.
+const QUICK_CONTENT: Partial<Record<MessageType, (content: Json) => boolean>> = {
+  text: (v) => typeof v === 'string' && v.length > 0,
+  custom: isCustomContent,
+};

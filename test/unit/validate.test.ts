@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  contentByType,
   outgoingMessageSchema,
   parseOrThrow,
   parseOutgoingMessage,
@@ -181,6 +182,32 @@ describe('parseSendRequest and parseOutgoingMessage (the fast path)', () => {
       return { error: err instanceof CourierError ? [err.message, err.field] : String(err) };
     }
   };
+
+  it('validateContent accepts and refuses text and custom content exactly as their zod rules do', () => {
+    const contents: unknown[] = [
+      'hi',
+      '',
+      ' ',
+      {},
+      { k: 1 },
+      [],
+      ['x'],
+      0,
+      1,
+      true,
+      null,
+      Object.create(null),
+    ];
+    for (const type of ['text', 'custom'] as const) {
+      for (const content of contents) {
+        assert.deepEqual(
+          outcome(() => validateContent(type, content as never, 16_384)),
+          outcome(() => parseOrThrow(contentByType[type], content, ['content'])),
+          `${type} ${JSON.stringify(content)}`,
+        );
+      }
+    }
+  });
 
   it('accepts and refuses exactly what the zod schemas do, with the same errors', () => {
     for (const input of inputs) {
