@@ -5,9 +5,9 @@ import type { Metric, Registry } from 'prom-client';
 // (prom-client 15.1). On the message path that was a Histogram's observe as the largest JS function of the
 // all-in-one's profile, and ~5 % of business's CPU. The families the message path writes are these instead:
 // a bound child is a plain number, or an array of bucket counts, that the registry reads only when /metrics
-// is scraped. Names, types and exposition are prom-client's: a labelled series appears once it was written,
-// an unlabelled one from the start.
-// Every write goes through a child, also on a family without labels (`labels()`).
+// is scraped. Every write goes through a child, also on a family without labels (`labels()`). Names, types,
+// exposition and reset are prom-client's: a labelled series appears once it was written (and goes on reset),
+// an unlabelled one is there from the start.
 
 export interface CounterChild {
   inc(by?: number): void;
@@ -31,8 +31,9 @@ interface Sample {
 }
 
 interface Child {
-  /** Written at least once (or unlabelled): only such children are exposed, as prom-client does. */
+  /** Written since creation or reset: only such labelled children are exposed, as prom-client does. */
   seen: boolean;
+  /** Back to zero and unseen. */
   reset(): void;
 }
 
@@ -102,6 +103,7 @@ class CounterValue implements Child, CounterChild {
 
   reset(): void {
     this.value = 0;
+    this.seen = false;
   }
 }
 
@@ -146,6 +148,7 @@ class HistogramValue implements Child, HistogramChild {
     this.counts.fill(0);
     this.sum = 0;
     this.count = 0;
+    this.seen = false;
   }
 }
 

@@ -171,16 +171,7 @@ export function machineSharesBetween(a: number[], b: number[], seconds: number):
   const d = b.map((v, i) => v - (a[i] as number));
   const total = d.reduce((sum, v) => sum + v, 0);
   if (total <= 0) return null;
-  const [user, nice, system, , , irq, softirq, steal] = d as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = d;
   return {
     coresBusy: round2((user + nice + system + irq + softirq) / clockTicks() / seconds),
     softirqPercent: round2((softirq / total) * 100),
