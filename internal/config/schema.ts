@@ -152,6 +152,8 @@ export const configSchema = z
           .strict()
           .default({}),
         groupCommitMaxRows: z.number().int().positive().default(500), // rows per multi-row insert
+        // How long a group commit may wait for more messages before it starts (GroupCommit's linger).
+        groupCommitLingerMs: z.number().min(0).max(1000).default(2),
       })
       .strict()
       .default({}),

@@ -7,12 +7,15 @@ import { createSqliteStore } from './sqlite-store.js';
 import type { Store } from './store.js';
 
 async function open(options: Config['store'], logger: Logger): Promise<KyselyStore> {
-  const { driver, groupCommitMaxRows } = options;
+  const { driver, groupCommitMaxRows, groupCommitLingerMs } = options;
   switch (driver) {
     case 'sqlite':
-      return createSqliteStore({ path: options.sqlite.path, groupCommitMaxRows }, logger);
+      return createSqliteStore(
+        { path: options.sqlite.path, groupCommitMaxRows, groupCommitLingerMs },
+        logger,
+      );
     case 'mysql':
-      return createMysqlStore({ ...options.mysql, groupCommitMaxRows }, logger);
+      return createMysqlStore({ ...options.mysql, groupCommitMaxRows, groupCommitLingerMs }, logger);
     default:
       throw new Error(`store.driver: unknown driver ${String(driver satisfies never)}`);
   }

@@ -40,6 +40,8 @@ export interface KyselyStoreOptions {
   replica?: Kysely<Database> | undefined;
   dialect: StoreDialect;
   groupCommitMaxRows: number; // rows per multi-row INSERT
+  /** How long a group commit of messages may wait for more (GroupCommit's linger); 0 = no wait. */
+  groupCommitLingerMs?: number | undefined;
   /** Group commits in one round trip (message-writer.ts); without it, through kysely's transaction. */
   oneTrip?: OneTrip | undefined;
   logger: Logger;
@@ -64,7 +66,12 @@ export class KyselyStore implements Store {
     this.logger = options.logger;
     const maxRows = Math.min(options.groupCommitMaxRows, MAX_ROWS_PER_INSERT);
     const writer = new MessageWriter(this.db, this.dialect, this.logger, options.oneTrip);
-    this.commits = new GroupCommit(maxRows, (batch) => writer.write(batch), this.logger);
+    this.commits = new GroupCommit(
+      maxRows,
+      (batch) => writer.write(batch),
+      this.logger,
+      options.groupCommitLingerMs ?? 0,
+    );
     const conversations = new ConversationWriter(this.db, this.dialect, this.logger);
     this.conversations = new GroupCommit(
       MAX_CONVERSATIONS_PER_BATCH,

@@ -15,6 +15,7 @@ export interface MysqlStoreOptions {
   replicaUrl: string; // '' = history reads go to the primary
   poolSize: number; // connections per pool
   groupCommitMaxRows: number;
+  groupCommitLingerMs?: number | undefined;
 }
 
 const CONNECT_TIMEOUT_MS = 5_000; // an unreachable server fails start-up after this long
@@ -135,6 +136,7 @@ export async function createMysqlStore(options: MysqlStoreOptions, logger: Logge
     oneTrip: new MysqlOneTrip(options.url),
     dialect: mysqlDialect,
     groupCommitMaxRows: options.groupCommitMaxRows,
+    groupCommitLingerMs: options.groupCommitLingerMs,
     logger,
   });
 }

@@ -9,6 +9,7 @@ import { SqliteThreadDialect } from './sqlite-thread-dialect.js';
 export interface SqliteStoreOptions {
   path: string; // database file; its directory is created when missing; ':memory:' for a throwaway store
   groupCommitMaxRows: number;
+  groupCommitLingerMs?: number | undefined;
 }
 
 /**
@@ -29,6 +30,7 @@ export function createSqliteStore(options: SqliteStoreOptions, logger: Logger): 
     oneTrip: { run: (statements) => dialect.transaction(statements), close: async () => {} },
     dialect: sqliteDialect,
     groupCommitMaxRows: options.groupCommitMaxRows,
+    groupCommitLingerMs: options.groupCommitLingerMs,
     logger,
   });
 }

@@ -31,6 +31,7 @@ async function open(
 ): Promise<{ store: Store; dbPid?: number; stop(): Promise<void> }> {
   const options = {
     groupCommitMaxRows: o.rows,
+    groupCommitLingerMs: 0,
     sqlite: { path: '' },
     mysql: { url: '', replicaUrl: '', poolSize: 4 },
   };

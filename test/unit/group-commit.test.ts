@@ -64,4 +64,41 @@ describe('group commit', () => {
       ['ok 1', 'bad 2', 'ok 3'],
     );
   });
+
+  /** The batches a commit with this linger and size cap writes for items submitted `gapMs` apart. */
+  const spread = async (lingerMs: number, maxItems: number, items: number[], gapMs: number) => {
+    const batches: number[][] = [];
+    const commit = new GroupCommit<number>(
+      maxItems,
+      async (batch) => {
+        batches.push(batch);
+        return batch.map(() => null);
+      },
+      silentLogger(),
+      lingerMs,
+    );
+    const done: Promise<null>[] = [];
+    for (const [i, item] of items.entries()) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
+      done.push(commit.submit(item));
+    }
+    await Promise.all(done);
+    return batches;
+  };
+
+  it('with a linger, items a few milliseconds apart share a batch; without one they do not', async () => {
+    assert.deepEqual(await spread(0, 500, [1, 2, 3], 5), [[1], [2], [3]]);
+    // 300 ms is far beyond the ~10 ms the three are spread over.
+    assert.deepEqual(await spread(300, 500, [1, 2, 3], 5), [[1, 2, 3]]);
+  });
+
+  it('a batch that fills up does not wait out its linger', { timeout: 20_000 }, async () => {
+    // With a one-minute linger, only the full batch (and then the end of the linger) can start a commit:
+    // the test's timeout fails it if the full batch waited.
+    const batches = await Promise.race([
+      spread(60_000, 3, [1, 2, 3], 5),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the full batch waited')), 10_000)),
+    ]);
+    assert.deepEqual(batches, [[1, 2, 3]]);
+  });
 });
