@@ -2,6 +2,7 @@
 // and S loopback source addresses, hold them, and measure open rate, failures and memory per connection.
 import type { Options } from './args.js';
 import { check, type Specs } from './args.js';
+import { describeProbe, probeBox } from './box-probe.js';
 import {
   PerSecond,
   buildTarget,
@@ -106,6 +107,8 @@ export async function runConns(o: ConnsOptions): Promise<ConnsResult> {
   progress.note(
     `plan: ${fmt(o.count)} connections over ${procs} generator(s) × ${sources.length} source(s) (${sources.join(', ') || 'none bound: the kernel picks'}); worker pids [${pids.join(', ')}] via ${how}`,
   );
+  const probe = await probeBox();
+  progress.note(`machine probe: ${describeProbe(probe)}`);
   const before = await sampleMemory(pids, o.redisUrl, (t) => progress.note(t));
   const fleet = new Fleet(procs, onMessage);
   const samples: (MemorySample & { label: string; open: number })[] = [
@@ -191,6 +194,7 @@ export async function runConns(o: ConnsOptions): Promise<ConnsResult> {
       ? Math.round(generatorRssDelta / afterOpen.open)
       : null,
     'generators × sources': `${procs} × ${sources.length}`,
+    'machine probe before opening': describeProbe(probe),
   };
   if (totalFailed() > 0)
     report.warnings.push(`${fmt(totalFailed())} connections failed to open: see "Failures by reason"`);
@@ -249,6 +253,7 @@ export async function runConns(o: ConnsOptions): Promise<ConnsResult> {
     samples,
     openedPerSecond: opened.points(),
     openLatencyMs: lat,
+    machineProbe: probe,
   };
   const files = writeReport(report, o.out);
   return {
