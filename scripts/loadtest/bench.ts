@@ -2,7 +2,8 @@
 // (redis-server for the Socket.IO adapter, courier, the Socket.IO peer), measures both with the same tools
 // in the same run, prints the headline numbers and courier/Socket.IO ratios, and stops what it started.
 import { check, parseOptions, type Specs } from './args.js';
-import { comparisonReport, headline, median, total, type Metric } from './compare.js';
+import { comparisonReport, headline, type Metric } from './compare.js';
+import { median, total } from './stats.js';
 import { connsSpecs, runConns, type ConnsResult } from './conns.js';
 import {
   startAllInOne,

@@ -7,6 +7,7 @@
 // - what the whole machine did during the timed window (cpu.ts, machineSharesBetween).
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { round2 } from './cpu.js';
+import { median } from './stats.js';
 
 export interface BoxProbe {
   /** ns per JSON round trip (stringify + parse) of a message-sized object: median of 5 timed rounds. */
@@ -48,7 +49,7 @@ function jsWork(): number {
     if (r > 0) rounds.push(Number(process.hrtime.bigint() - started) / JS_OPS); // round 0 warms the JIT
   }
   if (sink < 0) throw new Error('unreachable');
-  return round2(median(rounds));
+  return round2(median(rounds) ?? Number.NaN);
 }
 
 async function loopbackRoundTrips(): Promise<number> {
@@ -83,12 +84,4 @@ async function loopbackRoundTrips(): Promise<number> {
     client?.destroy();
     await new Promise((resolve) => server.close(resolve));
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }

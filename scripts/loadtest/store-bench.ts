@@ -7,7 +7,7 @@ import type { Store } from '../../internal/store/store.js';
 import { startMariaDb } from '../../test/support/mariadb.js';
 import { tempDir } from '../../test/support/servers.js';
 import { check, type Options, type Specs } from './args.js';
-import { median } from './compare.js';
+import { median } from './stats.js';
 import { cpuMicros } from './cpu.js';
 
 export const storeBenchSummary =

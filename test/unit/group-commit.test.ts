@@ -93,8 +93,7 @@ describe('group commit', () => {
   });
 
   it('a batch that fills up does not wait out its linger', { timeout: 20_000 }, async () => {
-    // With a one-minute linger, only the full batch (and then the end of the linger) can start a commit:
-    // the test's timeout fails it if the full batch waited.
+    // With a one-minute linger, only the full batch can start a commit within the 10 s of the race.
     const batches = await Promise.race([
       spread(60_000, 3, [1, 2, 3], 5),
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the full batch waited')), 10_000)),

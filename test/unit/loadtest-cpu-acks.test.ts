@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { openConn } from '../../scripts/loadtest/clients.js';
-import { median, total } from '../../scripts/loadtest/compare.js';
+import { median, total } from '../../scripts/loadtest/stats.js';
 import { CpuRecorder, clockTicks, cpuSecondsBetween, cpuTicks } from '../../scripts/loadtest/cpu.js';
 
 describe('loadtest server CPU', () => {
