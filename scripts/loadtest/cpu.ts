@@ -127,6 +127,22 @@ export class CpuRecorder {
     return this.samples[sec];
   }
 
+  /** What the whole machine did in each second [k, k + 1): cores busy and iowait, for the chart. */
+  machinePerSecond(): { busy: [number, number][]; iowait: [number, number][] } {
+    const busy: [number, number][] = [];
+    const iowait: [number, number][] = [];
+    for (let k = 0; k + 1 < this.samples.length; k++) {
+      const a = this.samples[k] as CpuSample;
+      const b = this.samples[k + 1] as CpuSample;
+      const shares =
+        a.machine && b.machine ? machineSharesBetween(a.machine, b.machine, (b.atMs - a.atMs) / 1000) : null;
+      if (!shares) continue;
+      busy.push([k, shares.coresBusy]);
+      iowait.push([k, shares.iowaitPercent]);
+    }
+    return { busy, iowait };
+  }
+
   /** Cores busy in each second [k, k + 1): CPU seconds over that second's real length. */
   coresPerSecond(): [number, number][] {
     const out: [number, number][] = [];
@@ -156,9 +172,13 @@ export function machineTicks(): number[] | null {
 export interface MachineShares {
   /** Cores busy on average over the window, every process of the machine (load generators included). */
   coresBusy: number;
-  /** Shares of all cores' time, in %: softirq (network processing, loopback included) and steal. */
+  /**
+   * Shares of all cores' time, in %: softirq (network processing, loopback included), steal, and iowait
+   * (idle with a disk operation outstanding: an fsync that stalls the store shows here, not in busy time).
+   */
   softirqPercent: number;
   stealPercent: number;
+  iowaitPercent: number;
 }
 
 /**
@@ -171,11 +191,12 @@ export function machineSharesBetween(a: number[], b: number[], seconds: number):
   const d = b.map((v, i) => v - (a[i] as number));
   const total = d.reduce((sum, v) => sum + v, 0);
   if (total <= 0) return null;
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = d;
+  const [user = 0, nice = 0, system = 0, , iowait = 0, irq = 0, softirq = 0, steal = 0] = d;
   return {
     coresBusy: round2((user + nice + system + irq + softirq) / clockTicks() / seconds),
     softirqPercent: round2((softirq / total) * 100),
     stealPercent: round2((steal / total) * 100),
+    iowaitPercent: round2((iowait / total) * 100),
   };
 }
 

@@ -319,8 +319,8 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     'server CPU per delivered message (µs)': cpuPerMessageUs,
     'server CPU (cores busy on average)': cpuCores,
     'machine: cores busy in that window (every process)': machine.window?.coresBusy ?? null,
-    'machine: softirq / steal in that window (% of all cores)': machine.window
-      ? `${machine.window.softirqPercent} / ${machine.window.stealPercent}`
+    'machine: softirq / steal / iowait in that window (% of all cores)': machine.window
+      ? `${machine.window.softirqPercent} / ${machine.window.stealPercent} / ${machine.window.iowaitPercent}`
       : null,
     'machine probe before → after': `${describeProbe(probeBefore)} → ${describeProbe(probeAfter)}`,
     'generator max lag (ms)': Math.round(maxLag),
@@ -353,6 +353,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     report.warnings.push(
       `${fmt(failed['skipped: backlog'])} messages skipped: more than --max-inflight messages were unanswered (the offered rate is above capacity)`,
     );
+  const perSecond = cpu?.machinePerSecond();
   report.tables.push(
     { title: 'Failures by reason', columns: ['reason', 'count'], rows: sortedCounts(failed) },
     { title: 'Connection losses', columns: ['reason', 'count'], rows: sortedCounts(dropped) },
@@ -389,10 +390,19 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       ]),
     },
     {
-      title: 'Server CPU (all server processes)',
+      title: 'CPU: the server processes and the whole machine',
       xLabel: 'seconds since start',
       yLabel: 'cores busy',
-      series: [{ name: 'cores busy', points: cpu?.coresPerSecond() ?? [] }],
+      series: [
+        { name: 'server processes', points: cpu?.coresPerSecond() ?? [] },
+        { name: 'whole machine', points: perSecond?.busy ?? [] },
+      ],
+    },
+    {
+      title: 'Whole machine: iowait (a stalled fsync shows here)',
+      xLabel: 'seconds since start',
+      yLabel: '% of all cores',
+      series: [{ name: 'iowait', points: perSecond?.iowait ?? [] }],
     },
   );
   report.data = {
