@@ -131,11 +131,8 @@ export class CpuRecorder {
   machinePerSecond(): { busy: [number, number][]; iowait: [number, number][] } {
     const busy: [number, number][] = [];
     const iowait: [number, number][] = [];
-    for (let k = 0; k + 1 < this.samples.length; k++) {
-      const a = this.samples[k] as CpuSample;
-      const b = this.samples[k + 1] as CpuSample;
-      const shares =
-        a.machine && b.machine ? machineSharesBetween(a.machine, b.machine, (b.atMs - a.atMs) / 1000) : null;
+    for (const [k, a, b, wall] of this.seconds()) {
+      const shares = a.machine && b.machine ? machineSharesBetween(a.machine, b.machine, wall) : null;
       if (!shares) continue;
       busy.push([k, shares.coresBusy]);
       iowait.push([k, shares.iowaitPercent]);
@@ -146,13 +143,20 @@ export class CpuRecorder {
   /** Cores busy in each second [k, k + 1): CPU seconds over that second's real length. */
   coresPerSecond(): [number, number][] {
     const out: [number, number][] = [];
+    for (const [k, a, b, wall] of this.seconds()) {
+      out.push([k, round2(cpuSecondsBetween(a, b, this.pids).seconds / wall)]);
+    }
+    return out;
+  }
+
+  /** Each second k with its two readings and their real distance apart in seconds (when positive). */
+  private *seconds(): Generator<[number, CpuSample, CpuSample, number]> {
     for (let k = 0; k + 1 < this.samples.length; k++) {
       const a = this.samples[k] as CpuSample;
       const b = this.samples[k + 1] as CpuSample;
       const wall = (b.atMs - a.atMs) / 1000;
-      if (wall > 0) out.push([k, round2(cpuSecondsBetween(a, b, this.pids).seconds / wall)]);
+      if (wall > 0) yield [k, a, b, wall];
     }
-    return out;
   }
 }
 
@@ -182,9 +186,9 @@ export interface MachineShares {
 }
 
 /**
- * What the whole machine did between two readings of machineTicks() taken `seconds` apart: the
- * shares of softirq (loopback packets) and steal (the hypervisor running someone else) tell a busy or
- * crowded machine from a slower program.
+ * What the whole machine did between two readings of machineTicks() taken `seconds` apart: the shares of
+ * softirq (loopback packets), steal (the hypervisor running someone else) and iowait (waiting on the disk)
+ * tell a busy, crowded or stalled machine from a slower program.
  */
 export function machineSharesBetween(a: number[], b: number[], seconds: number): MachineShares | null {
   if (a.length !== 8 || b.length !== 8 || seconds <= 0) return null;
