@@ -1,21 +1,17 @@
 // HTTP for the generators: one keep-alive pool per generator with a bounded number of sockets, so a load
 // run measures the server and not TCP set-up, and a stalled server shows up as queueing (latency) instead
 // of thousands of new sockets eating the 20,000-file budget. Also token minting and the gateway cursor.
-import { Agent, request } from 'node:http';
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { HttpPool, type HttpAnswer } from './http-pool.js';
 import type { TargetSpec } from './ipc.js';
 
-export interface HttpAnswer {
-  status: number;
-  body: string;
-}
+export type { HttpAnswer } from './http-pool.js';
 
 export class HttpClient {
-  private readonly agent: Agent;
-  private readonly base: URL;
-  private readonly maxSockets: number;
-  private active = 0; // requests sent and not yet answered or failed
+  private readonly pool: HttpPool;
+  private readonly hostHeader: string;
+  private readonly timeoutMs: number;
   /**
    * The most requests that ever waited at once for a free socket of the pool. Above 0, the pool and the
    * server's answer time bounded what this client could send (`push` warns about it).
@@ -23,10 +19,13 @@ export class HttpClient {
   peakWaiting = 0;
 
   constructor(baseUrl: string, options: { maxSockets: number; timeoutMs: number }) {
-    this.base = new URL(baseUrl);
-    if (this.base.protocol !== 'http:') throw new RangeError(`--url must be http:// (got ${baseUrl})`);
-    this.maxSockets = options.maxSockets;
-    this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets, timeout: options.timeoutMs });
+    const base = new URL(baseUrl);
+    if (base.protocol !== 'http:') throw new RangeError(`--url must be http:// (got ${baseUrl})`);
+    const port = Number(base.port || 80);
+    this.hostHeader = base.host;
+    this.timeoutMs = options.timeoutMs;
+    // URL keeps an IPv6 literal's brackets, which net.connect does not take.
+    this.pool = new HttpPool(base.hostname.replace(/^\[|\]$/g, ''), port, options.maxSockets);
   }
 
   /** Resolves with any status; rejects only on a transport error (its `code` names it) or a timeout. */
@@ -35,42 +34,16 @@ export class HttpClient {
     path: string,
     body: unknown,
     authorization: string,
-    timeoutMs = 30_000,
+    timeoutMs = this.timeoutMs,
   ): Promise<HttpAnswer> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    this.active++;
-    this.peakWaiting = Math.max(this.peakWaiting, this.active - this.maxSockets);
-    const answer = new Promise<HttpAnswer>((resolve, reject) => {
-      const req = request(
-        {
-          agent: this.agent,
-          host: this.base.hostname,
-          port: this.base.port,
-          method,
-          path,
-          headers: {
-            ...(payload === undefined
-              ? {}
-              : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
-            ...(authorization ? { authorization: `Bearer ${authorization}` } : {}),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-          );
-          res.on('error', reject);
-        },
-      );
-      req.setTimeout(timeoutMs, () =>
-        req.destroy(Object.assign(new Error('request timed out'), { code: 'TIMEOUT' })),
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
-    return answer.finally(() => this.active--);
+    const payload = body === undefined ? '' : JSON.stringify(body);
+    let head = `${method} ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n`;
+    if (authorization) head += `Authorization: Bearer ${authorization}\r\n`;
+    if (body !== undefined)
+      head += `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n`;
+    const answer = this.pool.send(`${head}\r\n${payload}`, timeoutMs);
+    this.peakWaiting = Math.max(this.peakWaiting, this.pool.queued);
+    return answer;
   }
 
   async json<T>(method: string, path: string, body: unknown, authorization: string): Promise<T> {
@@ -81,7 +54,7 @@ export class HttpClient {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.pool.close();
   }
 }
 
