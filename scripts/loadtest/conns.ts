@@ -86,6 +86,7 @@ export async function runConns(o: ConnsOptions): Promise<ConnsResult> {
     if (m.type !== 'tick' || m.tick.kind !== 'conns') return;
     const t = m.tick;
     for (const [sec, n] of Object.entries(t.openedBySecond)) opened.add(Number(sec), n);
+    opened.reportedBefore(m.proc, m.sec);
     failedPerSec.add(m.sec, sumCounts(t.failed));
     addCount(failed, t.failed);
     addCount(closed, t.closed);

@@ -170,6 +170,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       accepted.add(Number(sec), a);
       delivered.add(Number(sec), d);
     }
+    for (const counter of [sent, accepted, delivered]) counter.reportedBefore(m.proc, m.sec);
     addCount(failed, t.failed);
     addCount(dropped, t.dropped);
     duplicates += t.duplicates;
