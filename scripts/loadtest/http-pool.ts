@@ -148,7 +148,7 @@ function failure(message: string, code: string): Error {
 export class HttpPool {
   private readonly idle: Conn[] = [];
   private readonly busy = new Set<Conn>();
-  private readonly waiting: Pending[] = [];
+  private waiting: Pending[] = [];
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
 
@@ -263,11 +263,15 @@ export class HttpPool {
   }
 
   private expire(now: number): void {
-    for (const c of this.busy) {
-      if (c.current && c.current.deadline <= now) this.drop(c, failure('request timed out', 'TIMEOUT'));
+    // The waiting first, so that a socket freed by a timeout below is not given to a request already late.
+    // Every one of them: a request with a short timeout may wait behind one with a long one.
+    if (this.waiting.some((p) => p.deadline <= now)) {
+      const late = this.waiting.filter((p) => p.deadline <= now);
+      this.waiting = this.waiting.filter((p) => p.deadline > now);
+      for (const p of late) p.reject(failure('request timed out waiting for a socket', 'TIMEOUT'));
     }
-    while (this.waiting.length > 0 && (this.waiting[0] as Pending).deadline <= now) {
-      (this.waiting.shift() as Pending).reject(failure('request timed out waiting for a socket', 'TIMEOUT'));
+    for (const c of [...this.busy]) {
+      if (c.current && c.current.deadline <= now) this.drop(c, failure('request timed out', 'TIMEOUT'));
     }
   }
 }

@@ -185,6 +185,23 @@ describe('loadtest HttpPool', () => {
     }
   });
 
+  it('times out a waiting request behind one that may wait longer', async () => {
+    const pool = new HttpPool('127.0.0.1', port, 1);
+    try {
+      const slow = pool.send(post('/slow'), 5_000);
+      const patient = pool.send(post('/echo'), 5_000);
+      const hasty = pool.send(post('/echo'), 300);
+      const started = Date.now();
+      await assert.rejects(hasty, { code: 'TIMEOUT' });
+      assert.ok(Date.now() - started < 1_500, 'not held until the request ahead of it left the queue');
+      assert.equal(pool.queued, 1, 'the patient request still waits');
+      assert.equal((await slow).status, 200);
+      assert.equal((await patient).status, 200);
+    } finally {
+      pool.close();
+    }
+  });
+
   it('keeps requests beyond its sockets waiting, and serves them in turn', async () => {
     const pool = new HttpPool('127.0.0.1', port, 2);
     try {
