@@ -355,6 +355,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       `${fmt(failed['skipped: backlog'])} messages skipped: more than --max-inflight messages were unanswered (the offered rate is above capacity)`,
     );
   const perSecond = cpu?.machinePerSecond();
+  const coresPerSecond = cpu?.coresPerSecond() ?? [];
   report.tables.push(
     { title: 'Failures by reason', columns: ['reason', 'count'], rows: sortedCounts(failed) },
     { title: 'Connection losses', columns: ['reason', 'count'], rows: sortedCounts(dropped) },
@@ -395,7 +396,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       xLabel: 'seconds since start',
       yLabel: 'cores busy',
       series: [
-        { name: 'server processes', points: cpu?.coresPerSecond() ?? [] },
+        { name: 'server processes', points: coresPerSecond },
         { name: 'whole machine', points: perSecond?.busy ?? [] },
       ],
     },
@@ -427,7 +428,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       deliveredInWindow,
       perMessageUs: cpuPerMessageUs,
       coresBusy: cpuCores,
-      coresPerSecond: cpu?.coresPerSecond() ?? [],
+      coresPerSecond,
       samples: cpu?.samples ?? [],
     },
     machine,
