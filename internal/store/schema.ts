@@ -107,7 +107,7 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .addColumn('updated_at', 'bigint', (c) => c.notNull())
           .$call(withTableOptions)
           .execute();
-        // Listing sorts by (updated_at, id); openSessions counts by (merchant, agent).
+        // openSessions counts by (merchant, agent); (updated_at, id) was meant for listing (dropped by 0003).
         await db.schema
           .createIndex('conversations_updated')
           .on('conversations')
@@ -156,6 +156,16 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .execute();
         // Permission checks ask which merchants an agent serves (a customer may write to those agents).
         await db.schema.createIndex('merchant_agents_uid').on('merchant_agents').column('uid').execute();
+      },
+    },
+    '0003_drop_conversations_updated': {
+      // No query reads it: listing starts from the member's rows (members_uid) and sorts their few
+      // conversations, and neither MariaDB nor SQLite picks it even for an agent in 20,000 conversations
+      // (EXPLAIN, BENCHMARKS.md). Yet every stored message moved its entry, a tenth of a commit's cost.
+      async up(db: Kysely<unknown>): Promise<void> {
+        let drop = db.schema.dropIndex('conversations_updated').ifExists();
+        if (dialect.name === 'mysql') drop = drop.on('conversations'); // SQLite's DROP INDEX takes no table
+        await drop.execute();
       },
     },
   };

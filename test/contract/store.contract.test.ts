@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Kysely, KyselyConfig } from 'kysely';
+import { sql, type Kysely, type KyselyConfig } from 'kysely';
 import { configSchema, type Config } from '../../internal/config/schema.js';
 import { CourierError } from '../../internal/errors.js';
 import { silentLogger } from '../../internal/log/logger.js';
@@ -106,6 +106,27 @@ function storeContract(name: string, makeBackend: () => Promise<Backend>, multiN
       await first.ensureConversation({ id: 'c1', kind: 'direct', members: ['a', 'b'] });
       const second = await openStore(db);
       assert.equal((await second.getConversation('c1'))?.id, 'c1');
+    });
+
+    it('keeps no index on conversations that no query reads, since each costs every stored message', async () => {
+      const db = uniqueId('db');
+      await (await openStore(db)).migrate();
+      const raw = await backend.open(db);
+      const names =
+        backend.dialect.name === 'mysql'
+          ? (await sql<{ Key_name: string }>`show index from conversations`.execute(raw)).rows.map(
+              (r) => r.Key_name,
+            )
+          : (
+              await sql<{ name: string }>`select name from sqlite_master
+                where type = 'index' and tbl_name = 'conversations' and sql is not null`.execute(raw)
+            ).rows.map((r) => r.name);
+      await raw.destroy();
+      // The primary key (InnoDB lists it as PRIMARY; SQLite's automatic index has no sql) and openSessions'.
+      assert.deepEqual(
+        [...new Set(names)].filter((n) => n !== 'PRIMARY'),
+        ['conversations_merchant_agent'],
+      );
     });
 
     // Not registered for SQLite: one process owns a SQLite file, so there are no several nodes to race.
