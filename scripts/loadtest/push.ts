@@ -29,6 +29,7 @@ import { Progress, fmt } from './progress.js';
 import { checkLosses, type LossCheck } from './losses.js';
 import { newReport, writeReport, type Report } from './report.js';
 import { realClock } from './scheduler.js';
+import { GcRecorder, metricsTargetsFromEtcd, type GcSeries, type MetricsTarget } from './server-gc.js';
 
 export const pushSummary =
   'Sends messages open-loop at --rate messages/s for --duration seconds (each stamped with its intended send\n' +
@@ -87,6 +88,13 @@ export const pushSpecs = {
       'comma-separated pids of every server process to read CPU time from (default: --worker-pids when given,\n' +
       'plus business and dispatchers from --etcd; else found by command line: dist/cmd/{courier,worker,\n' +
       'business,dispatcher}/main.js, or the Socket.IO peer)',
+  },
+  serverGc: {
+    kind: 'bool',
+    help:
+      "read each courier server process's /metrics once a second (found through --etcd, else --url): GC pauses\n" +
+      'and the longest event-loop delay per second and process, charted; each read costs the process ~2 ms of\n' +
+      'CPU, which its CPU per message includes',
   },
   ...targetSpecs,
 } satisfies Specs;
@@ -201,6 +209,8 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
   progress.note(
     `server pids: RSS [${pids.join(', ')}] via ${how}; CPU [${cpuPids.join(', ')}] via ${cpuHow}`,
   );
+  const gcTargets = o.serverGc ? await metricsTargets(o) : [];
+  if (o.serverGc) progress.note(`GC read from: ${gcTargets.map((t) => t.name).join(', ') || 'none found'}`);
   const probeBefore = await probeBox();
   progress.note(`machine probe: ${describeProbe(probeBefore)}`);
   const before = await sampleMemory(pids, o.redisUrl, (t) => progress.note(t));
@@ -208,6 +218,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
   let after = before;
   let startMs = 0;
   let cpu: CpuRecorder | undefined;
+  let gc: GcRecorder | undefined;
   // CPU per message is read over the timed sending window (seconds cpuFrom … cpuTo since the start, the
   // warm-up left out like in the latency summary) and divided by the deliveries counted in the same seconds.
   const cpuTo = Math.max(1, Math.ceil(o.duration));
@@ -249,6 +260,10 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     startMs = realClock.now() + 500;
     cpu = new CpuRecorder(cpuPids, startMs, realClock.now);
     cpu.start();
+    if (gcTargets.length > 0) {
+      gc = new GcRecorder(gcTargets, startMs, realClock.now);
+      gc.start();
+    }
     fleet.broadcast({ type: 'go', startMs });
     progress.start();
     await fleet.race(settled, (o.duration + 120) * 1000, 'sending');
@@ -260,6 +275,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     await fleet.race(collected, 120_000, 'collecting results');
   } finally {
     cpu?.stop();
+    await gc?.stop();
     progress.stop();
     await fleet.close();
   }
@@ -354,6 +370,11 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     report.warnings.push(
       `${fmt(failed['skipped: backlog'])} messages skipped: more than --max-inflight messages were unanswered (the offered rate is above capacity)`,
     );
+  if (o.serverGc && gcTargets.length === 0)
+    report.warnings.push(
+      '--server-gc: no metrics endpoint found (courier only; through --etcd, else the /metrics of --url)',
+    );
+  const gcSeries = gc?.series() ?? [];
   const perSecond = cpu?.machinePerSecond();
   const coresPerSecond = cpu?.coresPerSecond() ?? [];
   report.tables.push(
@@ -368,6 +389,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       }),
     },
   );
+  if (gcSeries.length > 0) report.tables.push(gcTable(gcSeries, cpuFrom, cpuTo));
   report.charts.push(
     {
       title: 'Messages per second',
@@ -407,6 +429,22 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       series: [{ name: 'iowait', points: perSecond?.iowait ?? [] }],
     },
   );
+  if (gcSeries.length > 0)
+    report.charts.push(
+      {
+        title: 'GC pauses per second, by server process',
+        xLabel: 'seconds since start',
+        yLabel: 'ms paused',
+        series: gcSeries.map((g) => ({ name: g.name, points: g.gcMs })),
+      },
+      {
+        title: 'Longest event-loop delay per second, by server process',
+        xLabel: 'seconds since start',
+        yLabel: 'ms',
+        logY: true,
+        series: gcSeries.map((g) => ({ name: g.name, points: g.lagMaxMs })),
+      },
+    );
   report.data = {
     failed,
     dropped,
@@ -432,6 +470,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       samples: cpu?.samples ?? [],
     },
     machine,
+    ...(gcSeries.length > 0 ? { serverGc: gcSeries } : {}),
   };
   const files = writeReport(report, o.out);
   return {
@@ -447,6 +486,33 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     cpuPerMessageUs,
     cpuCores,
     machine,
+  };
+}
+
+/** Where `--server-gc` reads: every node of the cluster in etcd, else the one process behind --url. */
+async function metricsTargets(o: PushOptions): Promise<MetricsTarget[]> {
+  if (o.target !== 'courier') return [];
+  if (o.etcd) return metricsTargetsFromEtcd(list(o.etcd), o.etcdPrefix);
+  return [{ name: 'courier', url: new URL('/metrics', o.url).href }];
+}
+
+/** Each process's pauses over the timed window (the seconds the CPU per message is read over). */
+function gcTable(series: GcSeries[], from: number, to: number): Report['tables'][number] {
+  const inWindow = (points: [number, number][]) => points.filter(([sec]) => sec >= from && sec < to);
+  const worst = (points: [number, number][]) =>
+    points.reduce<[number, number] | null>((w, p) => (w === null || p[1] > w[1] ? p : w), null);
+  const sum = (points: [number, number][]) => round2(points.reduce((a, [, v]) => a + v, 0));
+  const at = (p: [number, number] | null) => (p ? `${p[1]} ms (second ${p[0]})` : null);
+  return {
+    title: `GC pauses and event-loop delay in seconds ${from} … ${to} of sending, by server process`,
+    columns: ['process', 'GC paused (ms)', 'of it major (ms)', 'worst GC second', 'longest event-loop delay'],
+    rows: series.map((g) => [
+      g.name,
+      sum(inWindow(g.gcMs)),
+      sum(inWindow(g.majorMs)),
+      at(worst(inWindow(g.gcMs))),
+      at(worst(inWindow(g.lagMaxMs))),
+    ]),
   };
 }
 
