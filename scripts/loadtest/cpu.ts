@@ -37,6 +37,21 @@ export function cpuTicks(pid: number): number | null {
   return Number.isFinite(utime) && Number.isFinite(stime) ? utime + stime : null;
 }
 
+/**
+ * Time the process's main thread (its event loop) has spent runnable but waiting for a core, ns: the second
+ * field of /proc/<pid>/schedstat. Null when the process is gone or the kernel keeps no such figure.
+ */
+export function runQueueWaitNs(pid: number): number | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/schedstat`, 'utf8');
+  } catch {
+    return null;
+  }
+  const wait = Number(text.trim().split(/\s+/)[1]);
+  return Number.isFinite(wait) ? wait : null;
+}
+
 /** utime + stime of a process in µs (NaN when the process is gone), for benchmarks that time one step. */
 export function cpuMicros(pid: number): number {
   return ((cpuTicks(pid) ?? Number.NaN) * 1e6) / clockTicks();
@@ -49,6 +64,8 @@ export interface CpuSample {
   atMs: number;
   /** Ticks per pid, in the order of `CpuRecorder.pids`; null = process gone. */
   ticks: (number | null)[];
+  /** Run-queue wait of each pid's main thread so far, ns (runQueueWaitNs), in the same order. */
+  waitNs: (number | null)[];
   /** The whole machine's ticks at the same moment (machineTicks), or null where /proc/stat is not read. */
   machine: number[] | null;
 }
@@ -101,7 +118,13 @@ export class CpuRecorder {
     const sec = this.samples.length;
     this.timer = setTimeout(
       () => {
-        this.samples.push({ sec, atMs: this.now(), ticks: this.pids.map(cpuTicks), machine: machineTicks() });
+        this.samples.push({
+          sec,
+          atMs: this.now(),
+          ticks: this.pids.map(cpuTicks),
+          waitNs: this.pids.map(runQueueWaitNs),
+          machine: machineTicks(),
+        });
         for (const w of this.waiters.filter((x) => x.sec <= sec)) w.resolve();
         this.waiters = this.waiters.filter((x) => x.sec > sec);
         this.schedule();
@@ -147,6 +170,24 @@ export class CpuRecorder {
       out.push([k, round2(cpuSecondsBetween(a, b, this.pids).seconds / wall)]);
     }
     return out;
+  }
+
+  /**
+   * Per pid, how long its event loop waited for a core in each second [k, k + 1), in ms per second of real
+   * time: on a machine with more runnable threads than cores, every hop of a message waits there, and no
+   * figure of the process's own shows it.
+   */
+  waitPerSecond(): { pid: number; points: [number, number][] }[] {
+    return this.pids.map((pid, i) => {
+      const points: [number, number][] = [];
+      for (const [k, a, b, wall] of this.seconds()) {
+        const from = a.waitNs[i];
+        const to = b.waitNs[i];
+        if (from === null || from === undefined || to === null || to === undefined) continue;
+        points.push([k, round2((to - from) / 1e6 / wall)]);
+      }
+      return { pid, points };
+    });
   }
 
   /** Each second k with its two readings and their real distance apart in seconds (when positive). */

@@ -306,6 +306,15 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       ? Math.round((cpuWindow.seconds * 1e7) / deliveredInWindow) / 10
       : null;
   const cpuCores = cpuUsable && cpuWall > 0 ? round2(cpuWindow.seconds / cpuWall) : null;
+  // Per pid, the ms per second its event loop waited for a core, on average over the same window.
+  const waits = cpu?.waitPerSecond() ?? [];
+  const waitInWindow = waits.map(({ points }) => {
+    const inWindow = points.filter(([sec]) => sec >= cpuFrom && sec < cpuTo);
+    return inWindow.length > 0 ? round2(inWindow.reduce((a, [, v]) => a + v, 0) / inWindow.length) : null;
+  });
+  const waitTotal = waitInWindow.some((w) => w !== null)
+    ? round2(waitInWindow.reduce<number>((a, w) => a + (w ?? 0), 0))
+    : null;
   const machine: MachineReading = {
     probeBefore,
     probeAfter,
@@ -335,6 +344,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     'server RSS per receiver connection (bytes)': rssPerConn,
     'server CPU per delivered message (µs)': cpuPerMessageUs,
     'server CPU (cores busy on average)': cpuCores,
+    'server event loops waiting for a core (ms per second, all together)': waitTotal,
     'machine: cores busy in that window (every process)': machine.window?.coresBusy ?? null,
     'machine: softirq / steal / iowait in that window (% of all cores)': machine.window
       ? `${machine.window.softirqPercent} / ${machine.window.stealPercent} / ${machine.window.iowaitPercent}`
@@ -382,10 +392,11 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     { title: 'Connection losses', columns: ['reason', 'count'], rows: sortedCounts(dropped) },
     {
       title: `Server CPU in seconds ${cpuFrom} … ${cpuTo} of sending (${fmt(deliveredInWindow)} messages delivered in them)`,
-      columns: ['pid', 'process', 'CPU (s)', 'cores busy'],
+      columns: ['pid', 'process', 'CPU (s)', 'cores busy', 'waited for a core (ms/s)'],
       rows: cpuPids.map((pid, i) => {
         const s = cpuWindow?.perPid[i] ?? null;
-        return [pid, describePid(pid), s, s !== null && cpuWall > 0 ? round2(s / cpuWall) : null];
+        const busy = s !== null && cpuWall > 0 ? round2(s / cpuWall) : null;
+        return [pid, describePid(pid), s, busy, waitInWindow[i] ?? null];
       }),
     },
   );
@@ -421,6 +432,12 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
         { name: 'server processes', points: coresPerSecond },
         { name: 'whole machine', points: perSecond?.busy ?? [] },
       ],
+    },
+    {
+      title: 'Server event loops waiting for a core (run queue), by process',
+      xLabel: 'seconds since start',
+      yLabel: 'ms per second',
+      series: waits.map(({ pid, points }) => ({ name: `${describePid(pid)} ${pid}`, points })),
     },
     {
       title: 'Whole machine: iowait (a stalled fsync shows here)',
@@ -467,6 +484,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       perMessageUs: cpuPerMessageUs,
       coresBusy: cpuCores,
       coresPerSecond,
+      waitMsPerSecond: waits,
       samples: cpu?.samples ?? [],
     },
     machine,

@@ -19,7 +19,13 @@ test('per second: cores busy and iowait of the whole machine, seconds without a 
   const hz = clockTicks();
   const recorder = new CpuRecorder([], 0, () => 0);
   const at = (sec: number, machine: number[] | null) =>
-    recorder.samples.push({ sec, atMs: sec * 1000, ticks: [], machine: machine?.map((s) => s * hz) ?? null });
+    recorder.samples.push({
+      sec,
+      atMs: sec * 1000,
+      ticks: [],
+      waitNs: [],
+      machine: machine?.map((s) => s * hz) ?? null,
+    });
   at(0, [0, 0, 0, 0, 0, 0, 0, 0]);
   at(1, [1, 0, 0, 0.5, 0.5, 0, 0, 0]); // a busy core and one waiting on the disk half the time
   at(2, null);

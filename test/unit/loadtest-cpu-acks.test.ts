@@ -1,12 +1,20 @@
 // Load tools: server CPU from /proc/<pid>/stat, medians of repeated bench runs, and receivers that batch
 // their ACKs per event-loop turn like the SDK.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { openConn } from '../../scripts/loadtest/clients.js';
 import { median, total } from '../../scripts/loadtest/stats.js';
-import { CpuRecorder, clockTicks, cpuSecondsBetween, cpuTicks } from '../../scripts/loadtest/cpu.js';
+import {
+  CpuRecorder,
+  clockTicks,
+  cpuSecondsBetween,
+  cpuTicks,
+  runQueueWaitNs,
+} from '../../scripts/loadtest/cpu.js';
 
 describe('loadtest server CPU', () => {
   it('reads utime + stime of a live process and null for a missing one', () => {
@@ -32,6 +40,31 @@ describe('loadtest server CPU', () => {
     assert.deepEqual(between.missing, [2 ** 30]);
     assert.ok(between.seconds >= 0 && between.perPid[0] === between.seconds);
     assert.equal(recorder.coresPerSecond().length, recorder.samples.length - 1);
+  });
+
+  it('reads how long each process waited for a core, per second', async () => {
+    assert.equal(runQueueWaitNs(2 ** 30), null);
+    // One busy process more than there are cores: together they must wait about a core's worth each second.
+    const spinners = Array.from({ length: availableParallelism() + 1 }, () =>
+      spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }),
+    );
+    try {
+      const pids = spinners.map((c) => c.pid as number);
+      const recorder = new CpuRecorder([...pids, 2 ** 30], Date.now() + 300, Date.now);
+      recorder.start();
+      await recorder.reached(2);
+      recorder.stop();
+      const waits = recorder.waitPerSecond();
+      assert.deepEqual(waits.at(-1), { pid: 2 ** 30, points: [] }, 'a missing pid has no points');
+      const second1 = waits.slice(0, -1).map((w) => w.points.find(([k]) => k === 1)?.[1] ?? 0);
+      const total = second1.reduce((a, b) => a + b, 0);
+      assert.ok(
+        total > 300 && total < 1_600, // the time they ran would be about one second per core
+        `waited ${second1.join(', ')} ms in second 1`,
+      );
+    } finally {
+      for (const c of spinners) c.kill('SIGKILL');
+    }
   });
 });
 
