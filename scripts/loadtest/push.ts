@@ -93,8 +93,8 @@ export const pushSpecs = {
     kind: 'bool',
     help:
       "read each courier server process's /metrics once a second (found through --etcd, else --url): GC pauses\n" +
-      'and the longest event-loop delay per second and process, charted; each read costs the process ~2 ms of\n' +
-      'CPU, which its CPU per message includes',
+      'and the longest event-loop delay per second and process, charted; each read costs the process 2–20 ms\n' +
+      'of CPU (more with more open files), which its CPU per message includes',
   },
   ...targetSpecs,
 } satisfies Specs;

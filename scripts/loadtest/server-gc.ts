@@ -5,6 +5,7 @@
 // with its other per-second series, so a slow second of a run can be put on the process that paused.
 import { Etcd3 } from 'etcd3';
 import { EVENT_LOOP_SAMPLE_MS } from '../../internal/metrics/metrics.js';
+import { urlOf } from './memory.js';
 
 /** A server process's metrics endpoint and the name it has in the report. */
 export interface MetricsTarget {
@@ -138,7 +139,8 @@ async function readGc(url: string, timeoutMs: number): Promise<GcReading | null>
 
 /**
  * The metrics endpoints of a cluster from its etcd keys: every worker serves /metrics on its WebSocket port,
- * business nodes and dispatchers on their HTTP port. Named `worker <id>` and so on, sorted.
+ * business nodes and dispatchers on their HTTP port. Named `worker <id>` and so on; nodes that share a
+ * process (a business node with its embedded dispatcher) share one endpoint, read once.
  */
 export async function metricsTargetsFromEtcd(
   hosts: string[],
@@ -146,7 +148,7 @@ export async function metricsTargetsFromEtcd(
 ): Promise<MetricsTarget[]> {
   const client = new Etcd3({ hosts });
   try {
-    const targets: MetricsTarget[] = [];
+    const byUrl = new Map<string, string[]>();
     for (const [dir, role, field] of [
       ['business/', 'business', 'http'],
       ['dispatchers/', 'dispatcher', 'http'],
@@ -155,10 +157,11 @@ export async function metricsTargetsFromEtcd(
       const values = await client.getAll().prefix(`${prefix}${dir}`).strings();
       for (const key of Object.keys(values).sort()) {
         const url = metricsUrl(values[key] as string, field);
-        if (url) targets.push({ name: `${role} ${key.slice(`${prefix}${dir}`.length)}`, url });
+        if (url)
+          byUrl.set(url, [...(byUrl.get(url) ?? []), `${role} ${key.slice(`${prefix}${dir}`.length)}`]);
       }
     }
-    return targets;
+    return [...byUrl].map(([url, names]) => ({ name: names.join(' + '), url }));
   } finally {
     client.close();
   }
@@ -167,11 +170,8 @@ export async function metricsTargetsFromEtcd(
 /** `http://host:port/metrics` of a node record's `http` or `ws` URL, or null when it has none. */
 export function metricsUrl(record: string, field: 'http' | 'ws'): string | null {
   try {
-    const value = (JSON.parse(record) as Record<string, unknown>)[field];
-    if (typeof value !== 'string') return null;
-    const url = new URL(value);
-    return `http://${url.host}/metrics`;
+    return `http://${new URL(urlOf(record, field)).host}/metrics`;
   } catch {
-    return null; // not a node record we understand
+    return null; // no such field, or not a URL
   }
 }

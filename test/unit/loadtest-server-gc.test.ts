@@ -132,12 +132,14 @@ describe('loadtest server GC readings', () => {
         await client.put('/t/workers/w1').value('{"id":"w1","ws":"ws://127.0.0.1:9091/ws","grpc":"x"}');
         await client.put('/t/business/b1').value('{"id":"b1","http":"http://127.0.0.1:8080"}');
         await client.put('/t/dispatchers/d1').value('{"id":"d1","http":"http://127.0.0.1:8081"}');
+        // A business node's embedded dispatcher registers the business node's own address.
+        await client.put('/t/dispatchers/d0').value('{"id":"d0","http":"http://127.0.0.1:8080"}');
         await client.put('/t/workers/broken').value('not a record');
       } finally {
         client.close();
       }
       assert.deepEqual(await metricsTargetsFromEtcd([etcd.endpoint], '/t/'), [
-        { name: 'business b1', url: 'http://127.0.0.1:8080/metrics' },
+        { name: 'business b1 + dispatcher d0', url: 'http://127.0.0.1:8080/metrics' },
         { name: 'dispatcher d1', url: 'http://127.0.0.1:8081/metrics' },
         { name: 'worker w1', url: 'http://127.0.0.1:9091/metrics' },
         { name: 'worker w2', url: 'http://127.0.0.1:9092/metrics' },
