@@ -218,6 +218,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
   let after = before;
   let startMs = 0;
   let cpu: CpuRecorder | undefined;
+  let generatorCpu: CpuRecorder | undefined; // the measuring side shares the cores too
   let gc: GcRecorder | undefined;
   // CPU per message is read over the timed sending window (seconds cpuFrom … cpuTo since the start, the
   // warm-up left out like in the latency summary) and divided by the deliveries counted in the same seconds.
@@ -260,6 +261,8 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     startMs = realClock.now() + 500;
     cpu = new CpuRecorder(cpuPids, startMs, realClock.now);
     cpu.start();
+    generatorCpu = new CpuRecorder(fleet.pids(), startMs, realClock.now);
+    generatorCpu.start();
     if (gcTargets.length > 0) {
       gc = new GcRecorder(gcTargets, startMs, realClock.now);
       gc.start();
@@ -275,6 +278,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     await fleet.race(collected, 120_000, 'collecting results');
   } finally {
     cpu?.stop();
+    generatorCpu?.stop();
     await gc?.stop();
     progress.stop();
     await fleet.close();
@@ -308,13 +312,17 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
   const cpuCores = cpuUsable && cpuWall > 0 ? round2(cpuWindow.seconds / cpuWall) : null;
   // Per pid, the ms per second its event loop waited for a core, on average over the same window.
   const waits = cpu?.waitPerSecond() ?? [];
-  const waitInWindow = waits.map(({ points }) => {
-    const inWindow = points.filter(([sec]) => sec >= cpuFrom && sec < cpuTo);
-    return inWindow.length > 0 ? round2(inWindow.reduce((a, [, v]) => a + v, 0) / inWindow.length) : null;
-  });
-  const waitTotal = waitInWindow.some((w) => w !== null)
-    ? round2(waitInWindow.reduce<number>((a, w) => a + (w ?? 0), 0))
-    : null;
+  const waitInWindow = waits.map(({ points }) => meanInWindow(points, cpuFrom, cpuTo));
+  const waitTotal = sumOrNull(waitInWindow);
+  const generatorWait = sumOrNull(
+    (generatorCpu?.waitPerSecond() ?? []).map(({ points }) => meanInWindow(points, cpuFrom, cpuTo)),
+  );
+  const genA = generatorCpu?.sample(cpuFrom);
+  const genB = generatorCpu?.sample(cpuTo);
+  const generatorCores =
+    genA && genB && genB.atMs > genA.atMs && generatorCpu
+      ? round2(cpuSecondsBetween(genA, genB, generatorCpu.pids).seconds / ((genB.atMs - genA.atMs) / 1000))
+      : null;
   const machine: MachineReading = {
     probeBefore,
     probeAfter,
@@ -345,6 +353,8 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     'server CPU per delivered message (µs)': cpuPerMessageUs,
     'server CPU (cores busy on average)': cpuCores,
     'server event loops waiting for a core (ms per second, all together)': waitTotal,
+    'load generators: cores busy, and waiting for a core (ms per second, all together)':
+      generatorCores === null ? null : `${generatorCores} cores, ${generatorWait ?? '—'} ms/s`,
     'machine: cores busy in that window (every process)': machine.window?.coresBusy ?? null,
     'machine: softirq / steal / iowait in that window (% of all cores)': machine.window
       ? `${machine.window.softirqPercent} / ${machine.window.stealPercent} / ${machine.window.iowaitPercent}`
@@ -437,7 +447,10 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       title: 'Server event loops waiting for a core (run queue), by process',
       xLabel: 'seconds since start',
       yLabel: 'ms per second',
-      series: waits.map(({ pid, points }) => ({ name: `${describePid(pid)} ${pid}`, points })),
+      series: [
+        ...waits.map(({ pid, points }) => ({ name: `${describePid(pid)} ${pid}`, points })),
+        { name: 'load generators (all)', points: summedPerSecond(generatorCpu?.waitPerSecond() ?? []) },
+      ],
     },
     {
       title: 'Whole machine: iowait (a stalled fsync shows here)',
@@ -486,6 +499,11 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       coresPerSecond,
       waitMsPerSecond: waits,
       samples: cpu?.samples ?? [],
+      generators: {
+        pids: generatorCpu?.pids ?? [],
+        coresBusy: generatorCores,
+        waitMsPerSecond: generatorCpu?.waitPerSecond() ?? [],
+      },
     },
     machine,
     ...(gcSeries.length > 0 ? { serverGc: gcSeries } : {}),
@@ -505,6 +523,23 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     cpuCores,
     machine,
   };
+}
+
+/** The mean of a per-second series over seconds [from, to), or null when it has none there. */
+function meanInWindow(points: [number, number][], from: number, to: number): number | null {
+  const inWindow = points.filter(([sec]) => sec >= from && sec < to);
+  return inWindow.length > 0 ? round2(inWindow.reduce((a, [, v]) => a + v, 0) / inWindow.length) : null;
+}
+
+function sumOrNull(values: (number | null)[]): number | null {
+  return values.some((v) => v !== null) ? round2(values.reduce<number>((a, v) => a + (v ?? 0), 0)) : null;
+}
+
+/** Several processes' per-second series added up, second by second. */
+function summedPerSecond(series: { points: [number, number][] }[]): [number, number][] {
+  const sums = new Map<number, number>();
+  for (const { points } of series) for (const [sec, v] of points) sums.set(sec, (sums.get(sec) ?? 0) + v);
+  return [...sums].sort(([a], [b]) => a - b).map(([sec, v]) => [sec, round2(v)]);
 }
 
 /** Where `--server-gc` reads: every node of the cluster in etcd, else the one process behind --url. */

@@ -28,7 +28,7 @@ describe('loadtest push against a TestCourier', () => {
       const o = parseOptions('push', '', pushSpecs, [
         ...['--url', courier.baseUrl, '--api-key', API_KEY, '--jwt-secret', courier.config.auth.jwt.secret],
         ...['--mode', 'http', '--rate', '100', '--duration', '2', '--receivers', '10', '--procs', '2'],
-        ...['--drain', '10', '--out', out.path, '--worker-pids', String(process.pid)],
+        ...['--drain', '10', '--out', out.path, '--worker-pids', String(process.pid), '--server-gc'],
       ]);
       const result = await runPush(o);
       assert.equal(result.accepted, 200, JSON.stringify(result.report.tables));
@@ -43,6 +43,22 @@ describe('loadtest push against a TestCourier', () => {
       assert.ok(typeof cpuUs === 'number' && cpuUs > 0, `CPU per message ${cpuUs}`);
       assert.equal(result.cpuPerMessageUs, cpuUs);
       assert.ok(result.cpuCores !== null && result.cpuCores > 0, `cores busy ${result.cpuCores}`);
+      // Run-queue waits of the server (this process) and of the two generators, read with the CPU.
+      const serverWait =
+        result.report.summary['server event loops waiting for a core (ms per second, all together)'];
+      assert.ok(typeof serverWait === 'number' && serverWait >= 0, `server wait ${serverWait}`);
+      const generators =
+        result.report.summary[
+          'load generators: cores busy, and waiting for a core (ms per second, all together)'
+        ];
+      assert.match(String(generators), /^\d+(\.\d+)? cores, \d+(\.\d+)? ms\/s$/);
+      // --server-gc read this process's /metrics through --url once a second.
+      const gc = result.report.tables.find((t) => t.title.startsWith('GC pauses and event-loop delay'));
+      assert.deepEqual(
+        gc?.rows.map((r) => r[0]),
+        ['courier'],
+        JSON.stringify(result.report.warnings),
+      );
       const waiting = result.report.summary['requests waiting for a generator socket (peak)'];
       assert.ok(typeof waiting === 'number' && waiting >= 0, `waiting ${waiting}`);
       assert.ok(existsSync(result.files.json) && existsSync(result.files.html));
