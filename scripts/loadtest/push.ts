@@ -314,15 +314,9 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
   const waits = cpu?.waitPerSecond() ?? [];
   const waitInWindow = waits.map(({ points }) => meanInWindow(points, cpuFrom, cpuTo));
   const waitTotal = sumOrNull(waitInWindow);
-  const generatorWait = sumOrNull(
-    (generatorCpu?.waitPerSecond() ?? []).map(({ points }) => meanInWindow(points, cpuFrom, cpuTo)),
-  );
-  const genA = generatorCpu?.sample(cpuFrom);
-  const genB = generatorCpu?.sample(cpuTo);
-  const generatorCores =
-    genA && genB && genB.atMs > genA.atMs && generatorCpu
-      ? round2(cpuSecondsBetween(genA, genB, generatorCpu.pids).seconds / ((genB.atMs - genA.atMs) / 1000))
-      : null;
+  const generatorWaits = generatorCpu?.waitPerSecond() ?? [];
+  const generatorWait = sumOrNull(generatorWaits.map(({ points }) => meanInWindow(points, cpuFrom, cpuTo)));
+  const generatorCores = generatorCpu ? coresBetween(generatorCpu, cpuFrom, cpuTo) : null;
   const machine: MachineReading = {
     probeBefore,
     probeAfter,
@@ -449,7 +443,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       yLabel: 'ms per second',
       series: [
         ...waits.map(({ pid, points }) => ({ name: `${describePid(pid)} ${pid}`, points })),
-        { name: 'load generators (all)', points: summedPerSecond(generatorCpu?.waitPerSecond() ?? []) },
+        { name: 'load generators (all)', points: summedPerSecond(generatorWaits) },
       ],
     },
     {
@@ -502,7 +496,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
       generators: {
         pids: generatorCpu?.pids ?? [],
         coresBusy: generatorCores,
-        waitMsPerSecond: generatorCpu?.waitPerSecond() ?? [],
+        waitMsPerSecond: generatorWaits,
       },
     },
     machine,
@@ -525,10 +519,23 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
   };
 }
 
+/** The points of a per-second series in seconds [from, to). */
+function within(points: [number, number][], from: number, to: number): [number, number][] {
+  return points.filter(([sec]) => sec >= from && sec < to);
+}
+
 /** The mean of a per-second series over seconds [from, to), or null when it has none there. */
 function meanInWindow(points: [number, number][], from: number, to: number): number | null {
-  const inWindow = points.filter(([sec]) => sec >= from && sec < to);
+  const inWindow = within(points, from, to);
   return inWindow.length > 0 ? round2(inWindow.reduce((a, [, v]) => a + v, 0) / inWindow.length) : null;
+}
+
+/** Cores a recorder's processes kept busy between its readings of seconds `from` and `to`. */
+function coresBetween(recorder: CpuRecorder, from: number, to: number): number | null {
+  const a = recorder.sample(from);
+  const b = recorder.sample(to);
+  if (!a || !b || b.atMs <= a.atMs) return null;
+  return round2(cpuSecondsBetween(a, b, recorder.pids).seconds / ((b.atMs - a.atMs) / 1000));
 }
 
 function sumOrNull(values: (number | null)[]): number | null {
@@ -551,7 +558,7 @@ async function metricsTargets(o: PushOptions): Promise<MetricsTarget[]> {
 
 /** Each process's pauses over the timed window (the seconds the CPU per message is read over). */
 function gcTable(series: GcSeries[], from: number, to: number): Report['tables'][number] {
-  const inWindow = (points: [number, number][]) => points.filter(([sec]) => sec >= from && sec < to);
+  const inWindow = (points: [number, number][]) => within(points, from, to);
   const worst = (points: [number, number][]) =>
     points.reduce<[number, number] | null>((w, p) => (w === null || p[1] > w[1] ? p : w), null);
   const sum = (points: [number, number][]) => round2(points.reduce((a, [, v]) => a + v, 0));
