@@ -1,16 +1,16 @@
-import { createHash } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import { CourierError, errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { ROLES } from '../protocol/message.js';
 import { globEscape, isCluster, pipelineByNode, scanKeys, type RedisClient } from '../redis/client.js';
+import { luaScript, runScript } from '../redis/script.js';
 import type { ConnectionInfo, ConnectionRef, Registry, RegistryEntry } from './registry.js';
 
 // A batch of adds or refreshes as one script call: HSET of each key's fields, then its EXPIRE. ARGV is the TTL,
 // then per key its field count and its field/value pairs. In the pipelined form (an HSET and an EXPIRE per key)
 // the periodic refresh of 16,700 connections kept a worker busy with the garbage of 200 command objects per
 // 100 entries: about half of its time during a pass went to collecting it (BENCHMARKS.md).
-const PUT = `local ttl = ARGV[1]
+const PUT = luaScript(`local ttl = ARGV[1]
 local a = 2
 for _, key in ipairs(KEYS) do
   local n = tonumber(ARGV[a])
@@ -20,8 +20,7 @@ for _, key in ipairs(KEYS) do
   a = a + 1 + 2 * n
   redis.call('EXPIRE', key, ttl)
 end
-return #KEYS`;
-const PUT_SHA = createHash('sha1').update(PUT).digest('hex');
+return #KEYS`);
 
 export interface RedisRegistryOptions {
   prefix: string; // key prefix of DESIGN §5, e.g. `courier:`
@@ -107,7 +106,7 @@ export class RedisRegistry implements Registry {
       byKey.set(key, fields);
     }
     // On Cluster a batch's keys live in many slots, which one script call cannot span: a pipeline per node.
-    if (!isCluster(this.client)) return this.putByScript(op, byKey, this.client);
+    if (!isCluster(this.client)) return this.putByScript(op, byKey);
     await this.run(op, [...byKey.keys()], (p, key) => {
       p.hset(key, ...(byKey.get(key) ?? []));
       p.expire(key, this.ttlSeconds);
@@ -237,19 +236,14 @@ export class RedisRegistry implements Registry {
     return replies.map((key) => key[0]?.[1]);
   }
 
-  private async putByScript(op: string, byKey: Map<string, string[]>, client: Redis): Promise<void> {
+  private async putByScript(op: string, byKey: Map<string, string[]>): Promise<void> {
     this.checkOpen(op);
     if (byKey.size === 0) return;
     const keys = [...byKey.keys()];
     const args: (string | number)[] = [this.ttlSeconds];
     for (const fields of byKey.values()) args.push(fields.length / 2, ...fields);
     try {
-      await client.evalsha(PUT_SHA, keys.length, ...keys, ...args).catch((err: unknown) => {
-        // A Redis restarted since the last call has forgotten the script: send its body once.
-        if (err instanceof Error && err.message.startsWith('NOSCRIPT'))
-          return client.eval(PUT, keys.length, ...keys, ...args);
-        throw err;
-      });
+      await runScript(this.client, PUT, keys, args);
     } catch (err) {
       throw new CourierError('unavailable', `registry ${op}: redis failed: ${errorMessage(err)}`, undefined, {
         cause: err,

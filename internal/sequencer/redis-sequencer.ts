@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { TickBatcher } from '../batch/tick-batcher.js';
 import { CourierError } from '../errors.js';
 import { isCluster, type RedisClient } from '../redis/client.js';
+import { luaScript, runScript, type LuaScript } from '../redis/script.js';
 import type { LastSeqSource, Sequencer } from './sequencer.js';
 
 export interface RedisSequencerOptions {
@@ -26,13 +26,11 @@ const SEED_AND_NEXT = `local current = tonumber(redis.call('GET', KEYS[1]) or '0
 if current < tonumber(ARGV[2]) then redis.call('SET', KEYS[1], ARGV[2]) end
 return redis.call('INCRBY', KEYS[1], ARGV[1])`;
 
-interface Script {
-  body: string;
-  sha: string;
-}
-
-const script = (body: string): Script => ({ body, sha: createHash('sha1').update(body).digest('hex') });
-const scripts = { next: script(NEXT), nextMany: script(NEXT_MANY), seedAndNext: script(SEED_AND_NEXT) };
+const scripts = {
+  next: luaScript(NEXT),
+  nextMany: luaScript(NEXT_MANY),
+  seedAndNext: luaScript(SEED_AND_NEXT),
+};
 
 /**
  * Sequence numbers shared by every business node: `${prefix}seq:{conversation}` holds the last number handed
@@ -107,20 +105,14 @@ export class RedisSequencer implements Sequencer {
     return reply.map(number);
   }
 
-  private async eval(s: Script, keys: string[], args: number[]): Promise<number | null> {
+  private async eval(s: LuaScript, keys: string[], args: number[]): Promise<number | null> {
     return number(await this.evalRaw(s, keys, args));
   }
 
-  /** EVALSHA, falling back to EVAL once per node that has not cached the script (new or restarted Redis). */
-  private async evalRaw(s: Script, keys: string[], args: number[]): Promise<unknown> {
-    try {
-      return await this.client.evalsha(s.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw unavailable(err);
-      return this.client.eval(s.body, keys.length, ...keys, ...args).catch((e: unknown) => {
-        throw unavailable(e);
-      });
-    }
+  private async evalRaw(s: LuaScript, keys: string[], args: number[]): Promise<unknown> {
+    return runScript(this.client, s, keys, args).catch((err: unknown) => {
+      throw unavailable(err);
+    });
   }
 }
 
