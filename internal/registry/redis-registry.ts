@@ -228,11 +228,7 @@ export class RedisRegistry implements Registry {
     this.checkOpen(op);
     const replies = await pipelineByNode(this.client, keys, queue);
     const error = replies.flat().find(([err]) => err)?.[0];
-    if (error) {
-      throw new CourierError('unavailable', `registry ${op}: redis failed: ${error.message}`, undefined, {
-        cause: error,
-      });
-    }
+    if (error) throw redisFailed(op, error);
     return replies.map((key) => key[0]?.[1]);
   }
 
@@ -242,16 +238,18 @@ export class RedisRegistry implements Registry {
     const keys = [...byKey.keys()];
     const args: (string | number)[] = [this.ttlSeconds];
     for (const fields of byKey.values()) args.push(fields.length / 2, ...fields);
-    try {
-      await runScript(this.client, PUT, keys, args);
-    } catch (err) {
-      throw new CourierError('unavailable', `registry ${op}: redis failed: ${errorMessage(err)}`, undefined, {
-        cause: err,
-      });
-    }
+    await runScript(this.client, PUT, keys, args).catch((err: unknown) => {
+      throw redisFailed(op, err);
+    });
   }
 
   private checkOpen(op: string): void {
     if (this.closed) throw new CourierError('unavailable', `registry ${op}: the registry is closed`);
   }
+}
+
+function redisFailed(op: string, err: unknown): CourierError {
+  return new CourierError('unavailable', `registry ${op}: redis failed: ${errorMessage(err)}`, undefined, {
+    cause: err,
+  });
 }

@@ -169,7 +169,6 @@ class PortOwners {
 }
 
 /** A node record's URL (worker: its ws URL; business, dispatcher: their http URL); '' when it has none. */
-/** The `ws` or `http` URL of a node record in etcd, or '' when it has none. */
 export function urlOf(value: string, field: 'ws' | 'http'): string {
   try {
     const parsed = JSON.parse(value) as Record<string, unknown>;
