@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LocalCluster, ROOT, type ClusterNode } from '../test/support/cluster.js';
+import { LOAD_CLUSTER, LocalCluster, ROOT, type ClusterNode } from '../test/support/cluster.js';
 
 const SUPERVISED = 'COURIER_CLUSTER_SUPERVISED';
 // `--host 0.0.0.0` lets clients reach business and workers on any loopback address (load runs use that to
@@ -134,11 +134,7 @@ async function run(): Promise<void> {
     host: HOST,
     ports: { business: await ports(PREFERRED.business), worker: await ports(PREFERRED.worker) },
     logLevel: process.env.COURIER_LOG_LEVEL ?? 'info',
-    // Load runs write millions of rows: with the tests' 32 MB pool, inserts waited on reads from disk.
-    mariadbBufferPoolMb: 512,
-    // As DEPLOY.md advises for nodes that hold no connections: a young generation large enough for the
-    // objects of the messages in flight (with V8's default, business spent 9 ms per scavenge, 6 a second).
-    nodeFlags: { business: ['--max-semi-space-size=64'], dispatcher: ['--max-semi-space-size=64'] },
+    ...LOAD_CLUSTER,
     startTimeoutMs: 60_000,
     onOutput: (node, chunk) => output.write(node, chunk),
     onExit: (node, code) => {

@@ -34,7 +34,20 @@ export const benchSpecs = {
     def: 2,
     help: 'worker processes with --cluster (the peer gets as many processes as courier has)',
   },
-  conns: { kind: 'int', def: 10_000, help: 'connections of the conns runs' },
+  dispatchers: {
+    kind: 'int',
+    def: 1,
+    help: 'dispatcher processes with --cluster; 0 = the business process runs its own',
+  },
+  online: {
+    kind: 'int',
+    def: 0,
+    help:
+      'idle connections held on courier through every push run (conns generators: pings answered), as in\n' +
+      'target 2 (100,000 online); courier only, so it needs --no-socketio',
+  },
+  onlineRate: { kind: 'num', def: 3000, help: 'open rate of the --online connections (opens/s)' },
+  conns: { kind: 'int', def: 10_000, help: 'connections of the conns runs (0 = no conns runs)' },
   connsRate: {
     kind: 'num',
     def: 5000,
@@ -49,6 +62,13 @@ export const benchSpecs = {
   },
   batchRate: { kind: 'num', def: 40000, help: 'offered msg/s of the batch capacity runs' },
   wsRate: { kind: 'num', def: 8000, help: 'offered msg/s of the ws capacity runs' },
+  latencyRates: {
+    kind: 'str',
+    def: '',
+    help:
+      "msg/s of the latency runs per mode, e.g. http=1500,batch=10000 (half of target 2's rates); a mode not\n" +
+      'listed runs at half the lower capacity',
+  },
   duration: { kind: 'num', def: 10, help: 'seconds of sending per push run' },
   warmup: {
     kind: 'num',
@@ -56,6 +76,7 @@ export const benchSpecs = {
     help: 'first seconds of each push run left out of its latency summary and of its server CPU per message',
   },
   receivers: { kind: 'int', def: 500, help: 'receiving users of the push runs' },
+  maxSockets: { kind: 'int', def: 64, help: 'HTTP keep-alive connections per push generator' },
   procs: { kind: 'int', def: 2, help: 'generator processes per run' },
   runs: {
     kind: 'int',
@@ -71,7 +92,20 @@ export const benchSpecs = {
 
 type Mode = 'http' | 'batch' | 'ws';
 
-export async function runBench(argv: string[]): Promise<void> {
+export interface BenchResult {
+  metrics: Metric[];
+  /** courier against the targets of issue 6, as printed. */
+  lines: string[];
+  files: { json: string; html: string };
+  /** Every run bench made, in order, with its own report files. */
+  runs: { name: string; files: { json: string; html: string } }[];
+}
+
+// One process may hold at most 20,000 files here; a worker (or the all-in-one) is given at most this many
+// connections by --online and the receivers together.
+const CONNECTIONS_PER_WORKER = 18_000;
+
+export async function runBench(argv: string[]): Promise<BenchResult> {
   const o = parseOptions('bench', benchSummary, benchSpecs, argv);
   const modes = o.modes.split(',').map((m) => m.trim()) as Mode[];
   check(
@@ -79,6 +113,22 @@ export async function runBench(argv: string[]): Promise<void> {
     `--modes: http, batch and/or ws (got ${o.modes})`,
   );
   check(o.runs >= 1 && o.runs <= 20, `--runs must be 1–20 (got ${o.runs})`);
+  check(o.conns >= 0, `--conns must be 0 or more (got ${o.conns})`);
+  check(o.dispatchers >= 0, `--dispatchers must be 0 or more (got ${o.dispatchers})`);
+  const latencyRates = parseLatencyRates(o.latencyRates);
+  check(o.online >= 0, `--online must be 0 or more (got ${o.online})`);
+  if (o.online > 0) {
+    check(
+      o.noSocketio,
+      '--online holds idle connections on courier only: add --no-socketio (the comparison with the peer is made without them)',
+    );
+    const processes = o.cluster ? o.workers : 1;
+    check(
+      o.online + o.receivers <= processes * CONNECTIONS_PER_WORKER,
+      `--online ${o.online} and --receivers ${o.receivers} need more than ${processes} worker process(es) of ` +
+        `${fmt(CONNECTIONS_PER_WORKER)} connections (one process may hold 20,000 files here): use --cluster --workers N`,
+    );
+  }
   const say = (t: string) => process.stderr.write(`[bench] ${t}\n`);
   const runs: { name: string; files: { json: string; html: string } }[] = [];
   const metrics: Metric[] = [];
@@ -109,12 +159,18 @@ export async function runBench(argv: string[]): Promise<void> {
   let courier: CourierUnderTest | undefined;
   let peer: (Started & { url: string }) | undefined;
   let redis: (Started & { url: string }) | undefined;
-  const peerProcs = o.cluster ? o.workers + 2 : 1; // as many server processes as courier runs
+  let online: Online | undefined;
+  const peerProcs = o.cluster ? o.workers + 1 + o.dispatchers : 1; // as many server processes as courier runs
   const startServers = async () => {
     say(
       o.cluster ? `starting a courier cluster with ${o.workers} workers` : 'starting the courier all-in-one',
     );
-    courier = await (o.cluster ? startCluster(o.workers) : startAllInOne());
+    // Online connections come from loopback addresses 127.0.0.2… as destinations (conns --spread), so the
+    // cluster listens on all of them.
+    const host = o.online > 0 ? '0.0.0.0' : undefined;
+    courier = await (o.cluster
+      ? startCluster(o.workers, { dispatchers: o.dispatchers, host })
+      : startAllInOne());
     if (redis) peer = await startSocketIoPeer(redis.url, peerProcs);
   };
   const stopServers = async () => {
@@ -188,56 +244,107 @@ export async function runBench(argv: string[]): Promise<void> {
         senders: Math.max(10, o.procs),
         // About 50 batches a second: at low rates a full batch of 100 would wait for seconds to fill.
         batchSize: Math.min(100, Math.max(1, Math.round(rate / 50))),
+        maxSockets: o.maxSockets,
         drain: 5,
       });
       runs.push({ name: `push ${name} ${mode} ${kind}`, files: r.files });
       return r;
     };
 
-    // RSS does not shrink after a run: every conns run after the first gets freshly started servers.
-    const connsRuns = await repeat(async (run) => {
-      if (run > 1) {
-        say(
-          `restarting the servers for conns run ${run} of ${o.runs} (RSS is only meaningful on a fresh server)`,
-        );
-        await stopServers();
-        await startServers();
-      }
-      const c = await conns(courierTarget(), `courier${label(run)}`);
-      const pt = peerTarget();
-      const s = pt ? await conns(pt, `Socket.IO${label(run)}`) : undefined;
-      return { c, s };
-    });
-    const cc = connsRuns.map((r) => r.c);
-    const sc = peerTarget() ? connsRuns.map((r) => r.s as ConnsResult) : undefined;
-    const openRate = metric(
-      { name: 'open rate (/s)', better: 'higher' },
-      cc.map((r) => Math.round(r.openRate)),
-      sc?.map((r) => Math.round(r.openRate)),
-    );
-    metrics.push(
-      openRate,
-      metric(
-        { name: 'server RSS per connection (bytes)', better: 'lower', aim: '≤ 0.5' },
-        cc.map((r) => r.workerRssPerConn),
-        sc?.map((r) => r.workerRssPerConn),
-      ),
-      metric(
-        { name: 'Redis per connection (bytes)', better: 'lower' },
-        cc.map((r) => r.redisPerConn),
-        sc?.map((r) => r.redisPerConn),
-      ),
-      metric(
-        { name: `connections failed${o.runs > 1 ? ' (all runs)' : ''}`, better: 'lower' },
-        cc.map((r) => r.failed),
-        sc?.map((r) => r.failed),
-        'total',
-      ),
-    );
-    lines.push(
-      `courier open rate: ${fmt(openRate.courier ?? 0)}/s at an asked ${fmt(o.connsRate)}/s${of} (target 3: ≥ 4,000/s)`,
-    );
+    const holdOnline = async (t: Target) => {
+      say(`opening ${fmt(o.online)} idle connections at ${fmt(o.onlineRate)}/s, held through the push runs`);
+      const defaults = parseOptions('conns', '', connsSpecs, []);
+      const stop = new AbortController();
+      let holding: (open: number) => void = () => undefined;
+      const held = new Promise<number>((resolve) => (holding = resolve));
+      const result = runConns(
+        {
+          ...defaults,
+          ...t,
+          procs: 0, // as many generators as keep each under --max-per-proc
+          maxPerProc: CONNECTIONS_PER_WORKER,
+          spread: o.cluster, // destinations 127.0.0.2…: the cluster listens on 0.0.0.0
+          count: o.online,
+          rate: o.onlineRate,
+          hold: ONLINE_HOLD_LIMIT_S,
+        },
+        { onHolding: holding, stop: stop.signal },
+      );
+      const open = await Promise.race([
+        held,
+        result.then(() => {
+          throw new Error('the online connections ended before the push runs');
+        }),
+      ]);
+      say(`${fmt(open)} online; push runs start`);
+      return {
+        open,
+        release: async () => {
+          stop.abort();
+          const r = await result;
+          runs.push({ name: 'conns online', files: r.files });
+          return r;
+        },
+        // After a failed push run: end the hold, and let the failure that got here be the one reported.
+        abandon: async () => {
+          stop.abort();
+          await result.catch(() => undefined);
+        },
+      };
+    };
+    const connsPhase = async () => {
+      // RSS does not shrink after a run: every conns run after the first gets freshly started servers.
+      const connsRuns = await repeat(async (run) => {
+        if (run > 1) {
+          say(
+            `restarting the servers for conns run ${run} of ${o.runs} (RSS is only meaningful on a fresh server)`,
+          );
+          await stopServers();
+          await startServers();
+        }
+        const c = await conns(courierTarget(), `courier${label(run)}`);
+        const pt = peerTarget();
+        const s = pt ? await conns(pt, `Socket.IO${label(run)}`) : undefined;
+        return { c, s };
+      });
+      const cc = connsRuns.map((r) => r.c);
+      const sc = peerTarget() ? connsRuns.map((r) => r.s as ConnsResult) : undefined;
+      const openRate = metric(
+        { name: 'open rate (/s)', better: 'higher' },
+        cc.map((r) => Math.round(r.openRate)),
+        sc?.map((r) => Math.round(r.openRate)),
+      );
+      metrics.push(
+        openRate,
+        metric(
+          { name: 'server RSS per connection (bytes)', better: 'lower', aim: '≤ 0.5' },
+          cc.map((r) => r.workerRssPerConn),
+          sc?.map((r) => r.workerRssPerConn),
+        ),
+        metric(
+          { name: 'Redis per connection (bytes)', better: 'lower' },
+          cc.map((r) => r.redisPerConn),
+          sc?.map((r) => r.redisPerConn),
+        ),
+        metric(
+          { name: `connections failed${o.runs > 1 ? ' (all runs)' : ''}`, better: 'lower' },
+          cc.map((r) => r.failed),
+          sc?.map((r) => r.failed),
+          'total',
+        ),
+      );
+      lines.push(
+        `courier open rate: ${fmt(openRate.courier ?? 0)}/s at an asked ${fmt(o.connsRate)}/s${of} (target 3: ≥ 4,000/s)`,
+      );
+    };
+    if (o.conns > 0) await connsPhase();
     const offered: Record<Mode, number> = { http: o.httpRate, batch: o.batchRate, ws: o.wsRate };
+    // Target 2 counts 100,000 connections online: held by conns generators from before the first push run
+    // to after the last, so every capacity and latency run pays for them.
+    online = o.online > 0 ? await holdOnline(courierTarget()) : undefined;
+    const scale = online
+      ? `with ${fmt(online.open)} more connections online`
+      : `measured here with ${fmt(o.receivers)} receivers, not 100,000 online`;
     for (const mode of modes) {
       // Each round runs courier and then the peer, so a slow spell of the machine hits both alike.
       const capacity = await repeat(async (run) => {
@@ -266,30 +373,29 @@ export async function runBench(argv: string[]): Promise<void> {
         cCap,
         sCap,
       );
-      const half = Math.max(
-        1,
-        Math.round(Math.min(capMetric.courier ?? 0, capMetric.socketio ?? Infinity) / 2),
-      );
+      const latencyRate =
+        latencyRates[mode] ??
+        Math.max(1, Math.round(Math.min(capMetric.courier ?? 0, capMetric.socketio ?? Infinity) / 2));
       const latency = await repeat(async (run) => {
-        const c = await push(courierTarget(), `courier${label(run)}`, mode, half, 'latency');
+        const c = await push(courierTarget(), `courier${label(run)}`, mode, latencyRate, 'latency');
         const pt = peerTarget();
-        const s = pt ? await push(pt, `Socket.IO${label(run)}`, mode, half, 'latency') : undefined;
+        const s = pt ? await push(pt, `Socket.IO${label(run)}`, mode, latencyRate, 'latency') : undefined;
         return { c, s };
       });
       const cLat = latency.map((r) => r.c);
       const sLat = peerTarget() ? latency.map((r) => r.s as PushResult) : undefined;
       const p99 = metric(
-        { name: `${mode}: p99 ms at ${fmt(half)} msg/s`, better: 'lower', aim: '≤ 1' },
+        { name: `${mode}: p99 ms at ${fmt(latencyRate)} msg/s`, better: 'lower', aim: '≤ 1' },
         cLat.map((r) => r.latencyMs.p99),
         sLat?.map((r) => r.latencyMs.p99),
       );
       const cpu = metric(
-        { name: `${mode}: server CPU µs per message at ${fmt(half)} msg/s`, better: 'lower' },
+        { name: `${mode}: server CPU µs per message at ${fmt(latencyRate)} msg/s`, better: 'lower' },
         cLat.map((r) => r.cpuPerMessageUs),
         sLat?.map((r) => r.cpuPerMessageUs),
       );
       const cores = metric(
-        { name: `${mode}: server cores busy at ${fmt(half)} msg/s`, better: 'lower' },
+        { name: `${mode}: server cores busy at ${fmt(latencyRate)} msg/s`, better: 'lower' },
         cLat.map((r) => r.cpuCores),
         sLat?.map((r) => r.cpuCores),
       );
@@ -304,7 +410,10 @@ export async function runBench(argv: string[]): Promise<void> {
           sLat?.map(probe('jsNsPerOp')),
         ),
         metric(
-          { name: `${mode}: machine probe before the latency run, loopback round trip µs`, better: 'lower' },
+          {
+            name: `${mode}: machine probe before the latency run, loopback round trip µs`,
+            better: 'lower',
+          },
           cLat.map(probe('loopbackRoundTripUs')),
           sLat?.map(probe('loopbackRoundTripUs')),
         ),
@@ -332,17 +441,39 @@ export async function runBench(argv: string[]): Promise<void> {
       const goal = mode === 'batch' ? 20_000 : mode === 'http' ? 3_000 : undefined;
       if (goal) {
         lines.push(
-          `courier ${mode}: ${fmt(capMetric.courier ?? 0)} msg/s delivered${of} (target ${fmt(goal)}; measured here with ${fmt(o.receivers)} receivers, not 100,000)`,
+          `courier ${mode}: ${fmt(capMetric.courier ?? 0)} msg/s delivered${of} (target ${fmt(goal)}; ${scale})`,
         );
         lines.push(
-          `courier ${mode}: p99 ${p99.courier ?? '—'} ms at ${fmt(half)} msg/s${of} (target ≤ 50 ms at ${fmt(goal / 2)} msg/s)`,
+          `courier ${mode}: p99 ${p99.courier ?? '—'} ms at ${fmt(latencyRate)} msg/s${of} (target ≤ 50 ms at ${fmt(goal / 2)} msg/s)`,
         );
       }
       lines.push(
-        `courier ${mode}: server CPU ${cpu.courier ?? '—'} µs per delivered message at ${fmt(half)} msg/s, ${cores.courier ?? '—'} cores busy${of}`,
+        `courier ${mode}: server CPU ${cpu.courier ?? '—'} µs per delivered message at ${fmt(latencyRate)} msg/s, ${cores.courier ?? '—'} cores busy${of}`,
+      );
+    }
+    if (online) {
+      const held = await online.release();
+      online = undefined;
+      metrics.push(
+        metric(
+          { name: 'online through the push runs: open at the end', better: 'higher' },
+          [held.openAtEnd],
+          undefined,
+        ),
+        metric(
+          { name: 'online: failed to open or dropped', better: 'lower', aim: '0' },
+          [held.failed + held.dropped],
+          undefined,
+          'total',
+        ),
+      );
+      lines.unshift(
+        `online: ${fmt(held.openAtEnd)} of ${fmt(o.online)} idle connections open at the end of the push runs ` +
+          `(${fmt(held.failed)} failed to open, ${fmt(held.dropped)} dropped)`,
       );
     }
   } finally {
+    await online?.abandon();
     say('stopping what bench started');
     await stopServers();
     await redis?.stop().catch((err: unknown) => say(`stop failed: ${(err as Error).message}`));
@@ -361,4 +492,35 @@ export async function runBench(argv: string[]): Promise<void> {
   });
   const files = writeReport(report, o.out);
   process.stdout.write(`\n${headline(metrics)}\n\n${lines.join('\n')}\n\nreport: ${files.html}\n`);
+  return { metrics, lines, files, runs };
+}
+
+interface Online {
+  open: number; // connections open when the push runs started
+  release(): Promise<ConnsResult>;
+  abandon(): Promise<void>;
+}
+
+// --online is ended by bench after its last push run; this only bounds the generators if bench dies.
+const ONLINE_HOLD_LIMIT_S = 6 * 3600;
+
+/** `http=1500,batch=10000` → the latency-run rate of each mode listed. */
+export function parseLatencyRates(text: string): Partial<Record<Mode, number>> {
+  const rates: Partial<Record<Mode, number>> = {};
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [mode, rate] = part.split('=');
+    const n = Number(rate);
+    check(
+      (mode === 'http' || mode === 'batch' || mode === 'ws') &&
+        rate !== undefined &&
+        Number.isFinite(n) &&
+        n > 0,
+      `--latency-rates: mode=msg/s pairs of http, batch or ws separated by commas, e.g. http=1500,batch=10000 (got ${part})`,
+    );
+    rates[mode as Mode] = n;
+  }
+  return rates;
 }

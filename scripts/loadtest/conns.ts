@@ -48,12 +48,22 @@ export interface ConnsResult {
   files: { json: string; html: string };
   opened: number;
   failed: number;
+  dropped: number; // closed while held
+  openAtEnd: number;
   openRate: number;
   workerRssPerConn: number | null;
   redisPerConn: number | null;
 }
 
-export async function runConns(o: ConnsOptions): Promise<ConnsResult> {
+/** For a caller that holds connections while it measures something else (`bench --online`). */
+export interface ConnsControl {
+  /** Called once the opens are answered and settled: the connections are held from here on. */
+  onHolding?: (open: number) => void;
+  /** Ends the hold early; the end-of-hold reading and the report follow as after a full hold. */
+  stop?: AbortSignal;
+}
+
+export async function runConns(o: ConnsOptions, control: ConnsControl = {}): Promise<ConnsResult> {
   const target = buildTarget(o);
   check(o.count >= 1, `--count must be at least 1 (got ${o.count})`);
   check(o.rate > 0, `--rate must be positive (got ${o.rate})`);
@@ -157,7 +167,8 @@ export async function runConns(o: ConnsOptions): Promise<ConnsResult> {
       open: open(),
     });
     generatorRssDelta = totalRss(fleet.pids()).bytes - generatorBefore;
-    await sleep(o.hold * 1000);
+    control.onHolding?.(open());
+    await sleep(o.hold * 1000, control.stop);
     samples.push({
       ...(await sampleMemory(pids, o.redisUrl, (t) => progress.note(t))),
       label: 'end of hold',
@@ -262,6 +273,8 @@ export async function runConns(o: ConnsOptions): Promise<ConnsResult> {
     files,
     opened: totalOpened,
     failed: totalFailed(),
+    dropped: sumCounts(closed),
+    openAtEnd: end.open,
     openRate,
     workerRssPerConn: rssPerConn,
     redisPerConn,
@@ -269,7 +282,19 @@ export async function runConns(o: ConnsOptions): Promise<ConnsResult> {
 }
 
 const mib = (b: number | null) => (b === null ? null : Math.round((b / 2 ** 20) * 10) / 10);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`, or as soon as `stop` aborts. */
+function sleep(ms: number, stop?: AbortSignal): Promise<void> {
+  if (stop?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      stop?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    stop?.addEventListener('abort', done);
+  });
+}
 
 /**
  * Waits for every generator to settle for as long as opens keep being answered (opened or failed): a box

@@ -190,13 +190,23 @@ export async function startAllInOne(): Promise<CourierUnderTest> {
 }
 
 /** A cluster (Redis registry, etcd, MariaDB) from the launcher `npm run cluster` and the cluster tests use. */
-export async function startCluster(workers: number): Promise<CourierUnderTest> {
+export async function startCluster(
+  workers: number,
+  options: {
+    dispatchers?: number; // dispatcher processes; 0 = the business process runs its own (default 1)
+    host?: string; // listen address of business and workers: 0.0.0.0 for conns --spread
+  } = {},
+): Promise<CourierUnderTest> {
   // Imported only here: the test support pulls in the server launchers that the plain tools never need.
-  const { LocalCluster } = await import('../../test/support/cluster.js');
+  const { LOAD_CLUSTER, LocalCluster } = await import('../../test/support/cluster.js');
+  const dispatchers = options.dispatchers ?? 1;
   const cluster = await LocalCluster.start({
+    ...LOAD_CLUSTER,
     business: 1,
-    dispatchers: 1,
+    dispatchers,
+    embedDispatchers: dispatchers === 0,
     workers,
+    host: options.host,
     env: LOAD_ENV,
     startTimeoutMs: 60_000,
   });

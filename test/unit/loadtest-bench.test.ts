@@ -1,0 +1,75 @@
+// `bench` end to end on a small scale: it starts the all-in-one itself, holds --online idle connections
+// through its push runs (target 2 counts 100,000 online) and runs the latency runs at the --latency-rates
+// asked, instead of half a capacity.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { UsageError } from '../../scripts/loadtest/args.js';
+import { parseLatencyRates, runBench } from '../../scripts/loadtest/bench.js';
+import { tempDir } from '../support/servers.js';
+
+describe('loadtest bench', () => {
+  it(
+    'holds the online connections through the push runs and measures latency at the rate asked',
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      const out = tempDir('loadtest-bench');
+      try {
+        const result = await runBench([
+          ...['--no-socketio', '--conns', '0', '--online', '300', '--online-rate', '1000'],
+          ...['--modes', 'http', '--http-rate', '300', '--latency-rates', 'http=100'],
+          ...['--duration', '1', '--warmup', '0', '--receivers', '20', '--procs', '1', '--out', out.path],
+        ]);
+        const value = (name: string) => result.metrics.find((m) => m.name === name)?.courier;
+        assert.equal(
+          value('online through the push runs: open at the end'),
+          300,
+          JSON.stringify(result.lines),
+        );
+        assert.equal(value('online: failed to open or dropped'), 0);
+        assert.match(result.lines[0] ?? '', /^online: 300 of 300 idle connections open at the end/);
+        // The latency run went at 100 msg/s, not at half of what the capacity run delivered.
+        const p99 = value('http: p99 ms at 100 msg/s');
+        assert.ok(typeof p99 === 'number' && p99 > 0, JSON.stringify(result.metrics.map((m) => m.name)));
+        assert.equal(value('http: lost (all runs)'), 0);
+        assert.ok(result.lines.some((l) => l.includes('with 300 more connections online')));
+        // Still held after the last push run had started: the end-of-hold reading comes after it.
+        const report = (name: string) => {
+          const run = result.runs.find((r) => r.name === name);
+          assert.ok(run, `${name} in ${result.runs.map((r) => r.name).join(', ')}`);
+          return JSON.parse(readFileSync(run.files.json, 'utf8')) as {
+            startedAt: string;
+            data: { samples?: { label: string; at: string; open: number }[] };
+          };
+        };
+        assert.deepEqual(
+          result.runs.map((r) => r.name),
+          ['push courier http capacity', 'push courier http latency', 'conns online'],
+        );
+        const endOfHold = report('conns online').data.samples?.find((s) => s.label === 'end of hold');
+        assert.equal(endOfHold?.open, 300);
+        const lastPush = report('push courier http latency').startedAt;
+        assert.ok((endOfHold?.at ?? '') > lastPush, `${endOfHold?.at} after ${lastPush}`);
+        // --conns 0: no conns runs, so no open rate or memory figures.
+        assert.equal(value('open rate (/s)'), undefined);
+      } finally {
+        out.remove();
+      }
+    },
+  );
+
+  it('refuses --online with the peer and bad --latency-rates before starting anything', async () => {
+    await assert.rejects(runBench(['--online', '10']), (err: Error) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, /--no-socketio/);
+      return true;
+    });
+    await assert.rejects(runBench(['--no-socketio', '--online', '40000']), /use --cluster --workers N/);
+    assert.deepEqual(parseLatencyRates(' http=1500, batch=10000 '), { http: 1500, batch: 10_000 });
+    assert.deepEqual(parseLatencyRates(''), {});
+    for (const bad of ['http', 'http=', 'http=0', 'http=x', 'sse=10'])
+      assert.throws(() => parseLatencyRates(bad), /--latency-rates/, bad);
+  });
+});
