@@ -4,7 +4,7 @@
 import { check, parseOptions, type Specs } from './args.js';
 import { comparisonReport, headline, type Metric } from './compare.js';
 import { median, total } from './stats.js';
-import { connsSpecs, runConns, type ConnsResult } from './conns.js';
+import { connsSpecs, runConns, type ConnsOptions, type ConnsResult } from './conns.js';
 import {
   startAllInOne,
   startCluster,
@@ -77,6 +77,10 @@ export const benchSpecs = {
   },
   receivers: { kind: 'int', def: 500, help: 'receiving users of the push runs' },
   maxSockets: { kind: 'int', def: 64, help: 'HTTP keep-alive connections per push generator' },
+  serverGc: {
+    kind: 'bool',
+    help: "push's --server-gc: every server process's GC pauses and event-loop delay per second (costs CPU)",
+  },
   procs: { kind: 'int', def: 2, help: 'generator processes per run' },
   runs: {
     kind: 'int',
@@ -245,53 +249,13 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
         // About 50 batches a second: at low rates a full batch of 100 would wait for seconds to fill.
         batchSize: Math.min(100, Math.max(1, Math.round(rate / 50))),
         maxSockets: o.maxSockets,
+        serverGc: o.serverGc,
         drain: 5,
       });
       runs.push({ name: `push ${name} ${mode} ${kind}`, files: r.files });
       return r;
     };
 
-    const holdOnline = async (t: Target) => {
-      say(`opening ${fmt(o.online)} idle connections at ${fmt(o.onlineRate)}/s, held through the push runs`);
-      const defaults = parseOptions('conns', '', connsSpecs, []);
-      const stop = new AbortController();
-      let holding: (open: number) => void = () => undefined;
-      const held = new Promise<number>((resolve) => (holding = resolve));
-      const result = runConns(
-        {
-          ...defaults,
-          ...t,
-          procs: 0, // as many generators as keep each under --max-per-proc
-          maxPerProc: CONNECTIONS_PER_WORKER,
-          spread: o.cluster, // destinations 127.0.0.2…: the cluster listens on 0.0.0.0
-          count: o.online,
-          rate: o.onlineRate,
-          hold: ONLINE_HOLD_LIMIT_S,
-        },
-        { onHolding: holding, stop: stop.signal },
-      );
-      const open = await Promise.race([
-        held,
-        result.then(() => {
-          throw new Error('the online connections ended before the push runs');
-        }),
-      ]);
-      say(`${fmt(open)} online; push runs start`);
-      return {
-        open,
-        release: async () => {
-          stop.abort();
-          const r = await result;
-          runs.push({ name: 'conns online', files: r.files });
-          return r;
-        },
-        // After a failed push run: end the hold, and let the failure that got here be the one reported.
-        abandon: async () => {
-          stop.abort();
-          await result.catch(() => undefined);
-        },
-      };
-    };
     const connsPhase = async () => {
       // RSS does not shrink after a run: every conns run after the first gets freshly started servers.
       const connsRuns = await repeat(async (run) => {
@@ -341,7 +305,11 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
     const offered: Record<Mode, number> = { http: o.httpRate, batch: o.batchRate, ws: o.wsRate };
     // Target 2 counts 100,000 connections online: held by conns generators from before the first push run
     // to after the last, so every capacity and latency run pays for them.
-    online = o.online > 0 ? await holdOnline(courierTarget()) : undefined;
+    if (o.online > 0) {
+      say(`opening ${fmt(o.online)} idle connections at ${fmt(o.onlineRate)}/s, held through the push runs`);
+      online = await holdOnline(courierTarget(), o.online, o.onlineRate, o.cluster);
+      say(`${fmt(online.open)} online; push runs start`);
+    }
     const scale = online
       ? `with ${fmt(online.open)} more connections online`
       : `measured here with ${fmt(o.receivers)} receivers, not 100,000 online`;
@@ -454,6 +422,7 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
     if (online) {
       const held = await online.release();
       online = undefined;
+      runs.push({ name: 'conns online', files: held.files });
       metrics.push(
         metric(
           { name: 'online through the push runs: open at the end', better: 'higher' },
@@ -497,12 +466,59 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
 
 interface Online {
   open: number; // connections open when the push runs started
+  /** Ends the hold; resolves with what conns measured. */
   release(): Promise<ConnsResult>;
+  /** Ends the hold after a failed run, leaving that failure to be the one reported. */
   abandon(): Promise<void>;
 }
 
 // --online is ended by bench after its last push run; this only bounds the generators if bench dies.
 const ONLINE_HOLD_LIMIT_S = 6 * 3600;
+
+/**
+ * Opens `count` idle connections on courier through conns generators and holds them (pings answered) until
+ * released: target 2 counts 100,000 online through every push run. Resolves once they are open and settled.
+ */
+async function holdOnline(
+  target: Partial<ConnsOptions>,
+  count: number,
+  rate: number,
+  spread: boolean, // destinations 127.0.0.2…: a cluster that listens on 0.0.0.0
+): Promise<Online> {
+  const stop = new AbortController();
+  let holding: (open: number) => void = () => undefined;
+  const held = new Promise<number>((resolve) => (holding = resolve));
+  const result = runConns(
+    {
+      ...parseOptions('conns', '', connsSpecs, []),
+      ...target,
+      procs: 0, // as many generators as keep each under --max-per-proc
+      maxPerProc: CONNECTIONS_PER_WORKER,
+      spread,
+      count,
+      rate,
+      hold: ONLINE_HOLD_LIMIT_S,
+    },
+    { onHolding: holding, stop: stop.signal },
+  );
+  const open = await Promise.race([
+    held,
+    result.then(() => {
+      throw new Error('the online connections ended before the push runs');
+    }),
+  ]);
+  return {
+    open,
+    release: () => {
+      stop.abort();
+      return result;
+    },
+    abandon: async () => {
+      stop.abort();
+      await result.catch(() => undefined);
+    },
+  };
+}
 
 /** `http=1500,batch=10000` → the latency-run rate of each mode listed. */
 export function parseLatencyRates(text: string): Partial<Record<Mode, number>> {
