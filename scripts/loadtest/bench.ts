@@ -1,7 +1,7 @@
 // `npm run bench`: a short, reproducible version of issue 6's targets 2 and 4. It starts everything itself
 // (redis-server for the Socket.IO adapter, courier, the Socket.IO peer), measures both with the same tools
 // in the same run, prints the headline numbers and courier/Socket.IO ratios, and stops what it started.
-import { check, parseOptions, type Specs } from './args.js';
+import { check, list, parseOptions, type Specs } from './args.js';
 import { comparisonReport, headline, type Metric } from './compare.js';
 import { median, total } from './stats.js';
 import { connsSpecs, runConns, type ConnsOptions, type ConnsResult } from './conns.js';
@@ -95,6 +95,8 @@ export const benchSpecs = {
 } satisfies Specs;
 
 type Mode = 'http' | 'batch' | 'ws';
+const MODES: readonly string[] = ['http', 'batch', 'ws'] satisfies Mode[];
+const isMode = (m: string | undefined): m is Mode => m !== undefined && MODES.includes(m);
 
 export interface BenchResult {
   metrics: Metric[];
@@ -111,11 +113,9 @@ const CONNECTIONS_PER_WORKER = 18_000;
 
 export async function runBench(argv: string[]): Promise<BenchResult> {
   const o = parseOptions('bench', benchSummary, benchSpecs, argv);
-  const modes = o.modes.split(',').map((m) => m.trim()) as Mode[];
-  check(
-    modes.every((m) => ['http', 'batch', 'ws'].includes(m)),
-    `--modes: http, batch and/or ws (got ${o.modes})`,
-  );
+  const asked = list(o.modes);
+  check(asked.every(isMode), `--modes: http, batch and/or ws (got ${o.modes})`);
+  const modes = asked.filter(isMode);
   check(o.runs >= 1 && o.runs <= 20, `--runs must be 1–20 (got ${o.runs})`);
   check(o.conns >= 0, `--conns must be 0 or more (got ${o.conns})`);
   check(o.dispatchers >= 0, `--dispatchers must be 0 or more (got ${o.dispatchers})`);
@@ -523,17 +523,11 @@ async function holdOnline(
 /** `http=1500,batch=10000` → the latency-run rate of each mode listed. */
 export function parseLatencyRates(text: string): Partial<Record<Mode, number>> {
   const rates: Partial<Record<Mode, number>> = {};
-  for (const part of text
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean)) {
+  for (const part of list(text)) {
     const [mode, rate] = part.split('=');
     const n = Number(rate);
     check(
-      (mode === 'http' || mode === 'batch' || mode === 'ws') &&
-        rate !== undefined &&
-        Number.isFinite(n) &&
-        n > 0,
+      isMode(mode) && rate !== undefined && Number.isFinite(n) && n > 0,
       `--latency-rates: mode=msg/s pairs of http, batch or ws separated by commas, e.g. http=1500,batch=10000 (got ${part})`,
     );
     rates[mode as Mode] = n;
