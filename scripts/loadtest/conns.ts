@@ -57,7 +57,10 @@ export interface ConnsResult {
 
 /** For a caller that holds connections while it measures something else (`bench --online`). */
 export interface ConnsControl {
-  /** Called once the opens are answered and settled: the connections are held from here on. */
+  /**
+   * Called once the opens are answered and settled: the connections are held from here on, and the progress
+   * line goes quiet so that the caller's own has the terminal.
+   */
   onHolding?: (open: number) => void;
   /** Ends the hold early; the end-of-hold reading and the report follow as after a full hold. */
   stop?: AbortSignal;
@@ -167,7 +170,10 @@ export async function runConns(o: ConnsOptions, control: ConnsControl = {}): Pro
       open: open(),
     });
     generatorRssDelta = totalRss(fleet.pids()).bytes - generatorBefore;
-    control.onHolding?.(open());
+    if (control.onHolding) {
+      progress.pause();
+      control.onHolding(open());
+    }
     await sleep(o.hold * 1000, control.stop);
     samples.push({
       ...(await sampleMemory(pids, o.redisUrl, (t) => progress.note(t))),

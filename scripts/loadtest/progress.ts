@@ -25,6 +25,13 @@ export class Progress {
     process.stderr.write(`[${this.label}] ${text}\n`);
   }
 
+  /** Stops the periodic line (another tool's takes the terminal); notes and stop() still print. */
+  pause(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.clear();
+  }
+
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;

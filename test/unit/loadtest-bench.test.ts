@@ -11,11 +11,15 @@ import { tempDir } from '../support/servers.js';
 describe('loadtest bench', () => {
   it(
     'holds the online connections through the push runs and measures latency at the rate asked',
-    {
-      timeout: 120_000,
-    },
+    { timeout: 120_000 },
     async () => {
       const out = tempDir('loadtest-bench');
+      const stderr: string[] = [];
+      const write = process.stderr.write.bind(process.stderr);
+      process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+        stderr.push(String(chunk));
+        return write(chunk, ...rest);
+      }) as typeof process.stderr.write;
       try {
         const result = await runBench([
           ...['--no-socketio', '--conns', '0', '--online', '300', '--online-rate', '1000'],
@@ -52,9 +56,16 @@ describe('loadtest bench', () => {
         assert.equal(endOfHold?.open, 300);
         const lastPush = report('push courier http latency').startedAt;
         assert.ok((endOfHold?.at ?? '') > lastPush, `${endOfHold?.at} after ${lastPush}`);
+        // While the push runs go, their progress line has stderr: conns draws its own again only when it ends.
+        const lines = stderr.join('').split('\n');
+        const start = lines.findIndex((l) => l.includes('300 online; push runs start'));
+        assert.ok(start > 0, 'bench said when the push runs started');
+        const connsLines = lines.slice(start).filter((l) => /^\[conns +\d+s\]/.test(l));
+        assert.ok(connsLines.length <= 1, connsLines.join('\n'));
         // --conns 0: no conns runs, so no open rate or memory figures.
         assert.equal(value('open rate (/s)'), undefined);
       } finally {
+        process.stderr.write = write;
         out.remove();
       }
     },
