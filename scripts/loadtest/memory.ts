@@ -178,6 +178,12 @@ export function urlOf(value: string, field: 'ws' | 'http'): string {
   }
 }
 
+/** A lookup of the local pid serving a node record's URL (null when none here serves it). */
+export function recordPids(): (record: string, field: 'ws' | 'http') => number | null {
+  const owners = new PortOwners();
+  return (record, field) => pidOfUrl(owners, record, field);
+}
+
 /** The local pid serving a node's URL. */
 function pidOfUrl(owners: PortOwners, value: string, field: 'ws' | 'http'): number | null {
   const url = urlOf(value, field);

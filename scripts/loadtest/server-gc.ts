@@ -5,7 +5,7 @@
 // with its other per-second series, so a slow second of a run can be put on the process that paused.
 import { Etcd3 } from 'etcd3';
 import { EVENT_LOOP_SAMPLE_MS } from '../../internal/metrics/metrics.js';
-import { urlOf } from './memory.js';
+import { recordPids, urlOf } from './memory.js';
 
 /** A server process's metrics endpoint and the name it has in the report. */
 export interface MetricsTarget {
@@ -139,16 +139,18 @@ async function readGc(url: string, timeoutMs: number): Promise<GcReading | null>
 
 /**
  * The metrics endpoints of a cluster from its etcd keys: every worker serves /metrics on its WebSocket port,
- * business nodes and dispatchers on their HTTP port. Named `worker <id>` and so on; nodes that share a
- * process (a business node with its embedded dispatcher) share one endpoint, read once.
+ * business nodes and dispatchers on their HTTP port. Named `worker <id>` and so on. Nodes that share a process
+ * (a business node and its embedded dispatcher, each on a port of its own) are one target, read once: found
+ * by the pid serving each port (`pidOf`), else by the address.
  */
 export async function metricsTargetsFromEtcd(
   hosts: string[],
   prefix = '/courier/',
+  pidOf: (record: string, field: 'http' | 'ws') => number | null = recordPids(),
 ): Promise<MetricsTarget[]> {
   const client = new Etcd3({ hosts });
   try {
-    const byUrl = new Map<string, string[]>();
+    const byProcess = new Map<string, MetricsTarget>();
     for (const [dir, role, field] of [
       ['business/', 'business', 'http'],
       ['dispatchers/', 'dispatcher', 'http'],
@@ -156,12 +158,16 @@ export async function metricsTargetsFromEtcd(
     ] as const) {
       const values = await client.getAll().prefix(`${prefix}${dir}`).strings();
       for (const key of Object.keys(values).sort()) {
-        const url = metricsUrl(values[key] as string, field);
-        if (url)
-          byUrl.set(url, [...(byUrl.get(url) ?? []), `${role} ${key.slice(`${prefix}${dir}`.length)}`]);
+        const record = values[key] as string;
+        const url = metricsUrl(record, field);
+        if (!url) continue;
+        const name = `${role} ${key.slice(`${prefix}${dir}`.length)}`;
+        const processKey = String(pidOf(record, field) ?? url);
+        const same = byProcess.get(processKey);
+        byProcess.set(processKey, same ? { ...same, name: `${same.name} + ${name}` } : { name, url });
       }
     }
-    return [...byUrl].map(([url, names]) => ({ name: names.join(' + '), url }));
+    return [...byProcess.values()];
   } finally {
     client.close();
   }

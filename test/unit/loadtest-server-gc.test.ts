@@ -132,7 +132,7 @@ describe('loadtest server GC readings', () => {
         await client.put('/t/workers/w1').value('{"id":"w1","ws":"ws://127.0.0.1:9091/ws","grpc":"x"}');
         await client.put('/t/business/b1').value('{"id":"b1","http":"http://127.0.0.1:8080"}');
         await client.put('/t/dispatchers/d1').value('{"id":"d1","http":"http://127.0.0.1:8081"}');
-        // A business node's embedded dispatcher registers the business node's own address.
+        // Two records of one address are one process.
         await client.put('/t/dispatchers/d0').value('{"id":"d0","http":"http://127.0.0.1:8080"}');
         await client.put('/t/workers/broken').value('not a record');
       } finally {
@@ -143,6 +143,27 @@ describe('loadtest server GC readings', () => {
         { name: 'dispatcher d1', url: 'http://127.0.0.1:8081/metrics' },
         { name: 'worker w1', url: 'http://127.0.0.1:9091/metrics' },
         { name: 'worker w2', url: 'http://127.0.0.1:9092/metrics' },
+      ]);
+    });
+
+    it('reads a process once when its nodes listen on ports of their own', async () => {
+      const client = new Etcd3({ hosts: [etcd.endpoint] });
+      try {
+        await client.put('/u/business/b1').value('{"id":"b1","http":"http://127.0.0.1:8080"}');
+        // A business node's embedded dispatcher serves its own port from the same process.
+        await client
+          .put('/u/dispatchers/b1-dispatcher')
+          .value('{"id":"b1-d","http":"http://127.0.0.1:8082"}');
+        await client.put('/u/workers/w1').value('{"id":"w1","ws":"ws://127.0.0.1:9091/ws"}');
+      } finally {
+        client.close();
+      }
+      const pids: Record<string, number> = { '8080': 100, '8082': 100, '9091': 200 };
+      const pidOf = (record: string, field: 'http' | 'ws') =>
+        pids[new URL(String((JSON.parse(record) as Record<string, unknown>)[field])).port] ?? null;
+      assert.deepEqual(await metricsTargetsFromEtcd([etcd.endpoint], '/u/', pidOf), [
+        { name: 'business b1 + dispatcher b1-dispatcher', url: 'http://127.0.0.1:8080/metrics' },
+        { name: 'worker w1', url: 'http://127.0.0.1:9091/metrics' },
       ]);
     });
   });
