@@ -305,10 +305,10 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     .filter(([sec]) => sec >= cpuFrom && sec < cpuTo)
     .reduce((a, [, v]) => a + v, 0);
   const cpuUsable = cpuWindow !== undefined && cpuPids.length > cpuWindow.missing.length;
-  const cpuPerMessageUs =
-    cpuUsable && deliveredInWindow > 0
-      ? Math.round((cpuWindow.seconds * 1e7) / deliveredInWindow) / 10
-      : null;
+  // CPU seconds in the window → µs per message delivered in it, to 0.1 µs.
+  const perMessage = (seconds: number | null): number | null =>
+    seconds !== null && deliveredInWindow > 0 ? Math.round((seconds * 1e7) / deliveredInWindow) / 10 : null;
+  const cpuPerMessageUs = cpuUsable ? perMessage(cpuWindow.seconds) : null;
   const cpuCores = cpuUsable && cpuWall > 0 ? round2(cpuWindow.seconds / cpuWall) : null;
   // Per pid, the ms per second its event loop waited for a core, on average over the same window.
   const waits = cpu?.waitPerSecond() ?? [];
@@ -396,11 +396,18 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
     { title: 'Connection losses', columns: ['reason', 'count'], rows: sortedCounts(dropped) },
     {
       title: `Server CPU in seconds ${cpuFrom} … ${cpuTo} of sending (${fmt(deliveredInWindow)} messages delivered in them)`,
-      columns: ['pid', 'process', 'CPU (s)', 'cores busy', 'waited for a core (ms/s)'],
+      columns: [
+        'pid',
+        'process',
+        'CPU (s)',
+        'µs per delivered message',
+        'cores busy',
+        'waited for a core (ms/s)',
+      ],
       rows: cpuPids.map((pid, i) => {
         const s = cpuWindow?.perPid[i] ?? null;
         const busy = s !== null && cpuWall > 0 ? round2(s / cpuWall) : null;
-        return [pid, describePid(pid), s, busy, waitInWindow[i] ?? null];
+        return [pid, describePid(pid), s, perMessage(s), busy, waitInWindow[i] ?? null];
       }),
     },
   );
@@ -481,6 +488,7 @@ export async function runPush(o: PushOptions): Promise<PushResult> {
         pid,
         process: describePid(pid),
         seconds: cpuWindow?.perPid[i] ?? null,
+        perMessageUs: perMessage(cpuWindow?.perPid[i] ?? null),
       })),
       found: cpuHow,
       clockTicksPerSecond: clockTicks(),

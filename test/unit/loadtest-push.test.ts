@@ -43,6 +43,14 @@ describe('loadtest push against a TestCourier', () => {
       assert.ok(typeof cpuUs === 'number' && cpuUs > 0, `CPU per message ${cpuUs}`);
       assert.equal(result.cpuPerMessageUs, cpuUs);
       assert.ok(result.cpuCores !== null && result.cpuCores > 0, `cores busy ${result.cpuCores}`);
+      // The per-process table gives each process's share per message; with one server process, all of it.
+      const cpuTable = result.report.tables.find((t) => t.title.startsWith('Server CPU in seconds'));
+      const column = cpuTable?.columns.indexOf('µs per delivered message') ?? -1;
+      assert.deepEqual(
+        cpuTable?.rows.map((r) => r[column]),
+        [cpuUs],
+        JSON.stringify(cpuTable),
+      );
       // Run-queue waits of the server (this process) and of the two generators, read with the CPU.
       const serverWait =
         result.report.summary['server event loops waiting for a core (ms per second, all together)'];
