@@ -1,5 +1,6 @@
 // `conns`: open N authenticated WebSocket connections through the gateway, spread over P generator processes
 // and S loopback source addresses, hold them, and measure open rate, failures and memory per connection.
+import { setTimeout as pause } from 'node:timers/promises';
 import type { Options } from './args.js';
 import { check, type Specs } from './args.js';
 import { describeProbe, probeBox } from './box-probe.js';
@@ -288,19 +289,9 @@ export async function runConns(o: ConnsOptions, control: ConnsControl = {}): Pro
 }
 
 const mib = (b: number | null) => (b === null ? null : Math.round((b / 2 ** 20) * 10) / 10);
-/** Resolves after `ms`, or as soon as `stop` aborts. */
-function sleep(ms: number, stop?: AbortSignal): Promise<void> {
-  if (stop?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      stop?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    stop?.addEventListener('abort', done);
-  });
-}
+/** Resolves after `ms`, or as soon as `stop` aborts (an abort only ends the wait early). */
+const sleep = (ms: number, stop?: AbortSignal): Promise<void> =>
+  pause(ms, undefined, stop ? { signal: stop } : {}).catch(() => undefined);
 
 /**
  * Waits for every generator to settle for as long as opens keep being answered (opened or failed): a box

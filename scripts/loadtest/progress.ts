@@ -33,8 +33,7 @@ export class Progress {
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.pause();
     this.draw();
     if (this.tty) process.stderr.write('\n');
     this.lastLength = 0;
