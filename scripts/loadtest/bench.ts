@@ -9,6 +9,7 @@ import {
   startAllInOne,
   startCluster,
   startRedisServer,
+  startRelayPeer,
   startSocketIoPeer,
   type CourierUnderTest,
   type Started,
@@ -91,6 +92,13 @@ export const benchSpecs = {
       'each conns run after the first, as RSS never shrinks. Each run adds about the default duration again',
   },
   noSocketio: { kind: 'bool', help: 'measure courier only (no ratios)' },
+  floor: {
+    kind: 'bool',
+    help:
+      'also run each capacity run against peers/relay-server.ts at twice the offered rate: a server that only\n' +
+      'relays (no store, no checks), so the most this box and these generators leave any server; prints\n' +
+      "courier's and the peer's share of it",
+  },
   out: { kind: 'str', def: 'reports', help: 'directory for the reports' },
 } satisfies Specs;
 
@@ -105,7 +113,13 @@ export interface BenchResult {
   files: { json: string; html: string };
   /** Every run bench made, in order, with its own report files. */
   runs: { name: string; files: { json: string; html: string } }[];
+  /** With --floor: the relay's delivered/s at capacity per mode (median of the runs). */
+  floor: Partial<Record<Mode, number>>;
 }
+
+// The relay's capacity runs offer this many times the mode's offered rate: a relay keeps up with the rates
+// that saturate courier and the peer (measured: 16,000 http and 40,000 batch msg/s, all delivered).
+const FLOOR_OFFER = 2;
 
 // One process may hold at most 20,000 files here; a worker (or the all-in-one) is given at most this many
 // connections by --online and the receivers together.
@@ -163,7 +177,9 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
   let courier: CourierUnderTest | undefined;
   let peer: (Started & { url: string }) | undefined;
   let redis: (Started & { url: string }) | undefined;
+  let relay: (Started & { url: string }) | undefined;
   let online: Online | undefined;
+  const floor: Partial<Record<Mode, number>> = {};
   const peerProcs = o.cluster ? o.workers + 1 + o.dispatchers : 1; // as many server processes as courier runs
   const startServers = async () => {
     say(
@@ -189,6 +205,10 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
       redis = await startRedisServer();
     }
     await startServers();
+    if (o.floor) {
+      say('starting the relay (the floor)');
+      relay = await startRelayPeer();
+    }
     const base = { procs: o.procs, out: o.out };
     const courierTarget = () => {
       const c = courier as CourierUnderTest;
@@ -220,6 +240,16 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
           }
         : undefined;
     type Target = ReturnType<typeof courierTarget>;
+    // The relay speaks courier's protocol and reads a token's uid without checking it: courier's secret will do.
+    const relayTarget = (r: Started & { url: string }): Target => ({
+      ...courierTarget(),
+      apiKey: '',
+      url: r.url,
+      workerPids: r.pids.join(','),
+      serverPids: r.pids.join(','),
+      redisUrl: '',
+      etcd: '',
+    });
 
     const conns = async (t: Target, name: string): Promise<ConnsResult> => {
       say(`conns ${name}: ${fmt(o.conns)} connections at ${fmt(o.connsRate)}/s, hold ${o.hold} s`);
@@ -319,19 +349,30 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
         const c = await push(courierTarget(), `courier${label(run)}`, mode, offered[mode], 'capacity');
         const pt = peerTarget();
         const s = pt ? await push(pt, `Socket.IO${label(run)}`, mode, offered[mode], 'capacity') : undefined;
-        return { c, s };
+        const f = relay
+          ? await push(
+              relayTarget(relay),
+              `relay${label(run)}`,
+              mode,
+              FLOOR_OFFER * offered[mode],
+              'capacity',
+            )
+          : undefined;
+        return { c, s, f };
       });
       const cCap = capacity.map((r) => Math.round(r.c.throughput));
       const sCap = peerTarget() ? capacity.map((r) => Math.round((r.s as PushResult).throughput)) : undefined;
+      const fCap = relay ? capacity.map((r) => Math.round((r.f as PushResult).throughput)) : [];
       // A system that kept up with the offered rate showed that rate, not its capacity, and a ratio between
       // it and the other would be wrong (session 10: both systems "delivered" the offered 8,000 http/s).
-      for (const [system, caps] of [
-        ['courier', cCap],
-        ['Socket.IO', sCap ?? []],
+      for (const [system, caps, offer] of [
+        ['courier', cCap, offered[mode]],
+        ['Socket.IO', sCap ?? [], offered[mode]],
+        ['the relay', fCap, FLOOR_OFFER * offered[mode]],
       ] as const) {
-        if (caps.some((c) => c >= 0.9 * offered[mode])) {
+        if (caps.some((c) => c >= 0.9 * offer)) {
           lines.push(
-            `warning: ${system} ${mode} capacity runs delivered ${caps.map(fmt).join(', ')} msg/s of an offered ${fmt(offered[mode])}/s: ` +
+            `warning: ${system} ${mode} capacity runs delivered ${caps.map(fmt).join(', ')} msg/s of an offered ${fmt(offer)}/s: ` +
               `that is the offered rate, not a capacity; run again with a higher --${mode}-rate`,
           );
         }
@@ -341,6 +382,8 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
         cCap,
         sCap,
       );
+      if (relay) lines.push(floorLine(mode, median(fCap), capMetric, of));
+      if (relay) floor[mode] = median(fCap) ?? undefined;
       const latencyRate =
         latencyRates[mode] ??
         Math.max(1, Math.round(Math.min(capMetric.courier ?? 0, capMetric.socketio ?? Infinity) / 2));
@@ -445,7 +488,8 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
     await online?.abandon();
     say('stopping what bench started');
     await stopServers();
-    await redis?.stop().catch((err: unknown) => say(`stop failed: ${(err as Error).message}`));
+    for (const s of [relay, redis])
+      await s?.stop().catch((err: unknown) => say(`stop failed: ${(err as Error).message}`));
   }
   const report = comparisonReport(
     'bench',
@@ -461,7 +505,24 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
   });
   const files = writeReport(report, o.out);
   process.stdout.write(`\n${headline(metrics)}\n\n${lines.join('\n')}\n\nreport: ${files.html}\n`);
-  return { metrics, lines, files, runs };
+  return { metrics, lines, files, runs, floor };
+}
+
+/**
+ * What the relay's capacity says about the others: each system's share of it, and whether the throughput
+ * aim of target 4 (twice the peer) fits under it at all.
+ */
+export function floorLine(mode: string, relay: number | null, cap: Metric, of: string): string {
+  if (!relay) return `floor ${mode}: the relay delivered nothing`;
+  const share = (v: number | null) => (v === null ? '—' : `${Math.round((100 * v) / relay)} %`);
+  const aim =
+    cap.socketio === null
+      ? ''
+      : `; twice Socket.IO would be ${share(2 * cap.socketio)}${2 * cap.socketio > relay ? ', above what a server that does nothing reaches here' : ''}`;
+  return (
+    `floor ${mode}: a relay that stores and checks nothing delivered ${fmt(relay)} msg/s${of}; ` +
+    `courier ${share(cap.courier)} of it, Socket.IO ${share(cap.socketio)}${aim}`
+  );
 }
 
 interface Online {

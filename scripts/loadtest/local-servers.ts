@@ -227,22 +227,38 @@ export async function startCluster(
 
 /** The Socket.IO reference peer with `procs` processes; resolves when it printed READY. */
 export async function startSocketIoPeer(redisUrl: string, procs: number): Promise<Started & { url: string }> {
-  const script = join(ROOT, 'dist/scripts/loadtest/peers/socketio-server.js');
-  const proc = spawnLogged(process.execPath, [
-    script,
-    '--redis-url',
-    redisUrl,
-    '--procs',
-    String(procs),
-    '--lifetime',
-    '900',
-  ]);
-  let ready: { urls: string[]; pids: number[] } | undefined;
+  const args = ['--redis-url', redisUrl, '--procs', String(procs), '--lifetime', '900'];
+  const { ready, stop } = await startReporting<{ urls: string[]; pids: number[] }>(
+    'socket.io peer',
+    'socketio-server',
+    args,
+  );
+  return { url: ready.urls[0] as string, pids: ready.pids, stop };
+}
+
+/** The relay of peers/relay-server.ts (the floor: a server that only relays), one process on a free port. */
+export async function startRelayPeer(): Promise<Started & { url: string }> {
+  const args = ['--lifetime', '900'];
+  const { ready, stop } = await startReporting<{ url: string; pid: number }>(
+    'relay peer',
+    'relay-server',
+    args,
+  );
+  return { url: ready.url, pids: [ready.pid], stop };
+}
+
+/** Starts a peer of scripts/loadtest/peers/ and waits for the `READY {json}` line it prints once it listens. */
+async function startReporting<T>(
+  what: string,
+  peer: string,
+  args: string[],
+): Promise<{ ready: T; stop: () => Promise<void> }> {
+  const proc = spawnLogged(process.execPath, [join(ROOT, `dist/scripts/loadtest/peers/${peer}.js`), ...args]);
+  let ready: T | undefined;
   proc.child.stdout?.on('data', (c: Buffer) => {
     const line = /READY (\{.*\})/.exec(c.toString());
-    if (line) ready = JSON.parse(line[1] as string) as { urls: string[]; pids: number[] };
+    if (line) ready = JSON.parse(line[1] as string) as T;
   });
-  await until('socket.io peer', async () => ready !== undefined, proc);
-  const r = ready as { urls: string[]; pids: number[] };
-  return { url: r.urls[0] as string, pids: r.pids, stop: () => stopChild(proc.child) };
+  await until(what, async () => ready !== undefined, proc);
+  return { ready: ready as T, stop: () => stopChild(proc.child) };
 }

@@ -71,6 +71,42 @@ describe('loadtest bench', () => {
     },
   );
 
+  it(
+    'with --floor, runs each capacity run against the relay too and reports its share',
+    { timeout: 120_000 },
+    async () => {
+      const out = tempDir('loadtest-bench-floor');
+      try {
+        const result = await runBench([
+          ...['--no-socketio', '--conns', '0', '--floor', '--modes', 'batch', '--batch-rate', '200'],
+          ...['--latency-rates', 'batch=100', '--duration', '1', '--warmup', '0', '--receivers', '20'],
+          ...['--procs', '1', '--out', out.path],
+        ]);
+        assert.deepEqual(
+          result.runs.map((r) => r.name),
+          ['push courier batch capacity', 'push relay batch capacity', 'push courier batch latency'],
+        );
+        const relayRun = result.runs[1];
+        const summary = (
+          JSON.parse(readFileSync(relayRun?.files.json ?? '', 'utf8')) as { summary: Record<string, unknown> }
+        ).summary;
+        assert.match(String(summary.target), /^courier http:\/\/127\.0\.0\.1:\d+$/);
+        assert.equal(summary['offered rate (msg/s)'], 400, 'the relay is offered twice the rate');
+        assert.equal(summary['lost (accepted, not received by a device connected throughout)'], 0);
+        const delivered = Number(summary['delivered (unique, all devices)']);
+        assert.ok(delivered > 0 && delivered === summary.accepted, JSON.stringify(summary));
+        assert.ok((result.floor.batch ?? 0) > 0, JSON.stringify(result.floor));
+        const line = result.lines.find((l) => l.startsWith('floor batch:'));
+        assert.match(
+          line ?? '',
+          /^floor batch: a relay that stores and checks nothing delivered [\d,]+ msg\/s; courier \d+ % of it/,
+        );
+      } finally {
+        out.remove();
+      }
+    },
+  );
+
   it('refuses --online with the peer and bad --latency-rates before starting anything', async () => {
     await assert.rejects(runBench(['--online', '10']), (err: Error) => {
       assert.ok(err instanceof UsageError);

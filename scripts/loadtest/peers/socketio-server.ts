@@ -13,7 +13,8 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { LISTEN_BACKLOG } from '../../../internal/http/backlog.js';
-import { HelpRequested, UsageError, check, list, parseOptions, type Specs } from '../args.js';
+import { check, list, parseOptions, type Specs } from '../args.js';
+import { checkLoopback, reply, runPeer, toMessage, type OutMessage } from './peer-common.js';
 import { freePorts } from '../local-servers.js';
 
 const specs = {
@@ -30,42 +31,7 @@ const specs = {
   child: { kind: 'bool', help: '(internal) run as one of the forked processes' },
 } satisfies Specs;
 
-interface OutMessage {
-  id: string;
-  conversation: string;
-  seq: number;
-  from: string;
-  to: string[];
-  type: string;
-  content: unknown;
-  ts: number;
-}
-
 type Emit = (to: string, message: OutMessage) => void;
-
-let counter = 0;
-const idPrefix = process.pid.toString(36);
-
-/** Checks the subset of courier's send body the peer understands; returns an error text or the message. */
-function toMessage(input: unknown): OutMessage | string {
-  if (typeof input !== 'object' || input === null) return 'body: expected an object';
-  const { from, to, type, content } = input as Record<string, unknown>;
-  if (typeof from !== 'string' || from === '') return 'from: required';
-  if (typeof to !== 'string' || to === '') return 'to: required';
-  if (typeof type !== 'string') return 'type: required';
-  if (content === undefined) return 'content: required';
-  const conversation = from < to ? `d:${from}:${to}` : `d:${to}:${from}`;
-  return {
-    id: `${idPrefix}-${++counter}`,
-    conversation,
-    seq: 0,
-    from,
-    to: [to],
-    type,
-    content,
-    ts: Date.now(),
-  };
-}
 
 function readJson(req: IncomingMessage, limit = 4 * 1024 * 1024): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -85,12 +51,6 @@ function readJson(req: IncomingMessage, limit = 4 * 1024 * 1024): Promise<unknow
     });
     req.on('error', reject);
   });
-}
-
-function reply(res: ServerResponse, status: number, body: unknown): void {
-  const json = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
-  res.end(json);
 }
 
 function handleHttp(emit: Emit, peers: string[]) {
@@ -192,10 +152,7 @@ async function main(argv: string[]): Promise<void> {
   );
   check(o.redisUrl !== '', '--redis-url is required (the Redis adapter is part of the comparison)');
   check(o.procs >= 1, `--procs must be at least 1 (got ${o.procs})`);
-  check(
-    /^127\.\d+\.\d+\.\d+$/.test(o.host),
-    `--host must be a loopback address (got ${o.host}): a load-test peer only`,
-  );
+  checkLoopback(o.host);
   if (o.child) {
     const stop = await serve({ redisUrl: o.redisUrl, host: o.host, port: o.port, peers: list(o.peers) });
     process.send?.({ ready: true });
@@ -255,13 +212,4 @@ async function main(argv: string[]): Promise<void> {
   await exited;
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof HelpRequested) {
-    process.stdout.write(err.message);
-    return;
-  }
-  process.stderr.write(
-    `socketio-server: ${err instanceof UsageError ? '' : 'failed: '}${(err as Error).message}\n`,
-  );
-  process.exitCode = err instanceof UsageError ? 2 : 1;
-});
+runPeer('socketio-server', main);
