@@ -498,6 +498,7 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
     metrics,
     runs,
   );
+  if (o.floor) report.data = { ...report.data, floor };
   report.tables.unshift({
     title: 'courier against the targets of issue 6',
     columns: ['measured'],
