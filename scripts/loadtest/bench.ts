@@ -382,8 +382,11 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
         cCap,
         sCap,
       );
-      if (relay) lines.push(floorLine(mode, median(fCap), capMetric, of));
-      if (relay) floor[mode] = median(fCap) ?? undefined;
+      if (relay) {
+        const f = median(fCap);
+        lines.push(floorLine(mode, f, capMetric, of));
+        if (f !== null) floor[mode] = f;
+      }
       const latencyRate =
         latencyRates[mode] ??
         Math.max(1, Math.round(Math.min(capMetric.courier ?? 0, capMetric.socketio ?? Infinity) / 2));

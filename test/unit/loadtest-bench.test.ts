@@ -96,8 +96,8 @@ describe('loadtest bench', () => {
         const delivered = Number(summary['delivered (unique, all devices)']);
         assert.ok(delivered > 0 && delivered === summary.accepted, JSON.stringify(summary));
         assert.ok((result.floor.batch ?? 0) > 0, JSON.stringify(result.floor));
-      const written = JSON.parse(readFileSync(result.files.json, 'utf8')) as { data: { floor?: unknown } };
-      assert.deepEqual(written.data.floor, result.floor);
+        const written = JSON.parse(readFileSync(result.files.json, 'utf8')) as { data: { floor?: unknown } };
+        assert.deepEqual(written.data.floor, result.floor);
         const line = result.lines.find((l) => l.startsWith('floor batch:'));
         assert.match(
           line ?? '',

@@ -26,7 +26,6 @@ const MAX_BODY = 4 * 1024 * 1024;
 /** A receiver's socket and the ids pushed to it and not yet ACKed (what a resend timer would watch). */
 interface Conn {
   ws: WebSocket;
-  uid: string;
   unacked: Set<string>;
 }
 
@@ -67,7 +66,7 @@ export class Relay {
   }
 
   open(ws: WebSocket, uid: string): void {
-    const conn: Conn = { ws, uid, unacked: new Set() };
+    const conn: Conn = { ws, unacked: new Set() };
     let conns = this.byUid.get(uid);
     if (!conns) this.byUid.set(uid, (conns = new Set()));
     conns.add(conn);
