@@ -1,6 +1,6 @@
-// What the reference peers share: the message they make of a send, their JSON answers, the loopback-only rule
-// and how they run as programs.
-import type { ServerResponse } from 'node:http';
+// What the reference peers share: the message they make of a send, their HTTP routes and JSON answers, the
+// loopback-only rule and how they run as programs.
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { HelpRequested, UsageError, check } from '../args.js';
 
 export function reply(res: ServerResponse, status: number, body: unknown): void {
@@ -63,5 +63,61 @@ export function toMessage(input: unknown): OutMessage | string {
     type,
     content,
     ts: Date.now(),
+  };
+}
+
+const MAX_BODY = 4 * 1024 * 1024;
+
+/** The body of a request as text; an oversized one is read to its end and refused, so it still gets an answer. */
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY) chunks.push(chunk);
+    });
+    req.on('end', () =>
+      size > MAX_BODY ? reject(new Error('body too large')) : resolve(Buffer.concat(chunks).toString()),
+    );
+    req.on('error', reject);
+  });
+}
+
+/**
+ * The HTTP side every peer has: `GET /v1/gateway` (the WebSocket URL `gateway` names), `GET /healthz`, and
+ * `POST /v1/messages` and `/batch` with courier's request and answer shapes. `deliver` pushes one checked
+ * message and says to how many connections, or null when the peer cannot tell.
+ */
+export function sendRoutes(
+  gateway: () => string,
+  deliver: (m: OutMessage) => number | null,
+): RequestListener {
+  const send = (input: unknown) => {
+    const m = toMessage(input);
+    if (typeof m === 'string') return { error: { code: 'invalid_request', message: m } };
+    const delivered = deliver(m);
+    return { id: m.id, conversation: m.conversation, seq: 0, ts: m.ts, to: m.to, filtered: false, delivered };
+  };
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/v1/gateway') return reply(res, 200, { url: gateway() });
+    if (req.method === 'GET' && path === '/healthz') return reply(res, 200, { status: 'ok' });
+    if (req.method !== 'POST' || (path !== '/v1/messages' && path !== '/v1/messages/batch')) {
+      return reply(res, 404, { error: { code: 'not_found', message: 'no such endpoint' } });
+    }
+    readBody(req)
+      .then((text) => {
+        const body: unknown = JSON.parse(text);
+        if (path === '/v1/messages') {
+          const result = send(body);
+          return reply(res, 'error' in result ? 400 : 200, result);
+        }
+        const messages = (body as { messages?: unknown } | null)?.messages;
+        if (!Array.isArray(messages))
+          return reply(res, 400, { error: { code: 'invalid_request', message: 'messages: required' } });
+        reply(res, 200, { results: messages.map(send) });
+      })
+      .catch((err: Error) => reply(res, 400, { error: { code: 'invalid_request', message: err.message } }));
   };
 }

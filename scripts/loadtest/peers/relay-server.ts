@@ -9,19 +9,17 @@
 //   node dist/scripts/loadtest/peers/relay-server.js --port 9100
 //
 // Prints one line `READY {"url":…,"pid":…}` on stdout once it listens.
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { LISTEN_BACKLOG } from '../../../internal/http/backlog.js';
 import { parseOptions, type Specs } from '../args.js';
-import { checkLoopback, reply, runPeer, toMessage } from './peer-common.js';
+import { checkLoopback, runPeer, sendRoutes, type OutMessage } from './peer-common.js';
 
 const specs = {
   host: { kind: 'str', def: '127.0.0.1', help: 'address to listen on (loopback only)' },
   port: { kind: 'int', def: 0, help: 'port of HTTP and WebSocket both (0 = a free port)' },
   lifetime: { kind: 'num', def: 3600, help: 'seconds after which the relay stops by itself (0 = never)' },
 } satisfies Specs;
-
-const MAX_BODY = 4 * 1024 * 1024;
 
 /** A receiver's socket and the ids pushed to it and not yet ACKed (what a resend timer would watch). */
 interface Conn {
@@ -46,10 +44,8 @@ export class Relay {
   private opened = 0;
   readonly counts = { relayed: 0, acked: 0, unknownAcks: 0 };
 
-  /** Pushes one message to every connection of its receiver; the answer of the send. */
-  send(input: unknown): { status: number; body: unknown } {
-    const message = toMessage(input);
-    if (typeof message === 'string') return invalid(message);
+  /** Pushes one message to every connection of its receiver; how many it was written to. */
+  deliver(message: OutMessage): number {
     let delivered = 0;
     const conns = this.byUid.get(message.to[0] as string);
     if (conns) {
@@ -61,8 +57,7 @@ export class Relay {
       }
     }
     this.counts.relayed++;
-    const { id, conversation, seq, ts } = message;
-    return { status: 200, body: { id, conversation, seq, ts, to: message.to, filtered: false, delivered } };
+    return delivered;
   }
 
   open(ws: WebSocket, uid: string): void {
@@ -97,21 +92,6 @@ export class Relay {
   }
 }
 
-function invalid(message: string): { status: number; body: unknown } {
-  return { status: 400, body: { error: { code: 'invalid_request', message } } };
-}
-
-function readBody(req: IncomingMessage, done: (text: string | Error) => void): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  req.on('data', (chunk: Buffer) => {
-    size += chunk.length;
-    if (size <= MAX_BODY) chunks.push(chunk);
-  });
-  req.on('end', () => done(size > MAX_BODY ? new Error('body too large') : Buffer.concat(chunks).toString()));
-  req.on('error', (err) => done(err));
-}
-
 /** Starts the relay; resolves with its base URL and a stop function. */
 export async function startRelay(o: { host: string; port: number }): Promise<{
   url: string;
@@ -120,30 +100,12 @@ export async function startRelay(o: { host: string; port: number }): Promise<{
 }> {
   const relay = new Relay();
   let wsUrl = '';
-  const http = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && path === '/v1/gateway') return reply(res, 200, { url: wsUrl });
-    if (req.method === 'GET' && path === '/healthz') return reply(res, 200, { status: 'ok' });
-    if (req.method !== 'POST' || (path !== '/v1/messages' && path !== '/v1/messages/batch')) {
-      return reply(res, 404, { error: { code: 'not_found', message: 'no such endpoint' } });
-    }
-    readBody(req, (text) => {
-      let body: unknown;
-      try {
-        if (text instanceof Error) throw text;
-        body = JSON.parse(text);
-      } catch (err) {
-        return reply(res, 400, { error: { code: 'invalid_request', message: (err as Error).message } });
-      }
-      if (path === '/v1/messages') {
-        const { status, body: answer } = relay.send(body);
-        return reply(res, status, answer);
-      }
-      const messages = (body as { messages?: unknown } | null)?.messages;
-      if (!Array.isArray(messages)) return reply(res, 400, invalid('messages: required').body);
-      reply(res, 200, { results: messages.map((m) => relay.send(m).body) });
-    });
-  });
+  const http = createServer(
+    sendRoutes(
+      () => wsUrl,
+      (m) => relay.deliver(m),
+    ),
+  );
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   http.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://relay');

@@ -7,14 +7,14 @@
 //
 // Prints one line `READY {"urls":[…],"pids":[…]}` on stdout when every process listens.
 import { fork } from 'node:child_process';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { LISTEN_BACKLOG } from '../../../internal/http/backlog.js';
 import { check, list, parseOptions, type Specs } from '../args.js';
-import { checkLoopback, reply, runPeer, toMessage, type OutMessage } from './peer-common.js';
+import { checkLoopback, runPeer, sendRoutes, toMessage, type OutMessage } from './peer-common.js';
 import { freePorts } from '../local-servers.js';
 
 const specs = {
@@ -33,66 +33,6 @@ const specs = {
 
 type Emit = (to: string, message: OutMessage) => void;
 
-function readJson(req: IncomingMessage, limit = 4 * 1024 * 1024): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) req.destroy(new Error('body too large'));
-      else chunks.push(c);
-    });
-    req.on('end', () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      } catch (err) {
-        reject(err as Error);
-      }
-    });
-    req.on('error', reject);
-  });
-}
-
-function handleHttp(emit: Emit, peers: string[]) {
-  let turn = 0;
-  return (req: IncomingMessage, res: ServerResponse): void => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && path === '/v1/gateway')
-      return reply(res, 200, { url: peers[turn++ % peers.length] });
-    if (req.method === 'GET' && path === '/healthz') return reply(res, 200, { status: 'ok' });
-    if (req.method !== 'POST' || (path !== '/v1/messages' && path !== '/v1/messages/batch')) {
-      return reply(res, 404, { error: { code: 'not_found', message: 'no such endpoint' } });
-    }
-    readJson(req).then(
-      (body) => {
-        const send = (input: unknown) => {
-          const m = toMessage(input);
-          if (typeof m === 'string') return { error: { code: 'invalid_request', message: m } };
-          emit(m.to[0] as string, m);
-          return {
-            id: m.id,
-            conversation: m.conversation,
-            seq: 0,
-            ts: m.ts,
-            to: m.to,
-            filtered: false,
-            delivered: null,
-          };
-        };
-        if (path === '/v1/messages') {
-          const result = send(body);
-          return reply(res, 'error' in result ? 400 : 200, result);
-        }
-        const messages = (body as { messages?: unknown }).messages;
-        if (!Array.isArray(messages))
-          return reply(res, 400, { error: { code: 'invalid_request', message: 'messages: required' } });
-        reply(res, 200, { results: messages.map(send) });
-      },
-      (err: Error) => reply(res, 400, { error: { code: 'invalid_request', message: err.message } }),
-    );
-  };
-}
-
 /** One server process: HTTP + Socket.IO on one port, rooms shared through Redis. */
 async function serve(o: {
   redisUrl: string;
@@ -105,7 +45,16 @@ async function serve(o: {
   await Promise.all([pub.connect(), sub.connect()]);
   let io: Server | undefined;
   const emit: Emit = (to, message) => io?.to(to).emit('message', message);
-  const http = createServer(handleHttp(emit, o.peers));
+  let turn = 0;
+  const http = createServer(
+    sendRoutes(
+      () => o.peers[turn++ % o.peers.length] as string,
+      (m) => {
+        emit(m.to[0] as string, m);
+        return null;
+      },
+    ),
+  );
   io = new Server(http, { transports: ['websocket'], serveClient: false, adapter: createAdapter(pub, sub) });
   let acks = 0;
   io.on('connection', (socket) => {
